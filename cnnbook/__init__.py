@@ -1,0 +1,26 @@
+"""The course package every chapter imports: device, seeding, data, plots and checks.
+
+Chapters stay short because the plumbing they share lives here, written once and
+unit-tested. Widgets and the grader are imported from their own subpackages on demand,
+so that `import cnnbook` stays cheap in Colab.
+"""
+
+from cnnbook import data, measure, plotting, training
+from cnnbook.publish import glue
+from cnnbook.runtime import describe, device, in_colab, on_gpu, seed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "data",
+    "describe",
+    "device",
+    "glue",
+    "in_colab",
+    "measure",
+    "on_gpu",
+    "plotting",
+    "seed",
+    "training",
+]

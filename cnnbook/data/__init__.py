@@ -1,0 +1,22 @@
+"""Offline data for every chapter: nothing here needs the network.
+
+Real images and digits ship inside scikit-image and scikit-learn wheels, Fashion-MNIST
+comes from a Debian package (or a one-time download), and the scenes used for
+segmentation and detection are generated on the fly.
+"""
+
+from cnnbook.data.digits import digits
+from cnnbook.data.fashion_mnist import FashionMNISTMissingError, fashion_mnist
+from cnnbook.data.images import PHOTOS, photo
+from cnnbook.data.scenes import SHAPES, Scenes, make_scenes
+
+__all__ = [
+    "PHOTOS",
+    "SHAPES",
+    "FashionMNISTMissingError",
+    "Scenes",
+    "digits",
+    "fashion_mnist",
+    "make_scenes",
+    "photo",
+]

@@ -1,0 +1,96 @@
+"""Figure helpers shared by the chapters, so every figure has titles and labelled axes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+
+
+def as_image(tensor: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) or (H, W) tensor -> (H, W) or (H, W, 3) array layout for `imshow`."""
+    t = tensor.detach().float().cpu()
+    if t.ndim == 3:
+        t = t[0] if t.shape[0] == 1 else t.permute(1, 2, 0)
+    return t
+
+
+def show_images(
+    images: Sequence[torch.Tensor],
+    titles: Sequence[str] | None = None,
+    suptitle: str | None = None,
+    cols: int | None = None,
+    cmap: str = "gray",
+    size: float = 2.6,
+    symmetric: bool = False,
+) -> Figure:
+    """A grid of images with a title each and pixel axes labelled.
+
+    `symmetric` centres the colour map on zero, which is how signed feature maps (edge
+    responses) should be read: white and black are strong responses of opposite sign.
+    """
+    n = len(images)
+    cols = cols or n
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + 0.4), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        if index >= n:
+            ax.axis("off")
+            continue
+        image = as_image(images[index])
+        kwargs = {"cmap": cmap} if image.ndim == 2 else {}
+        if symmetric and image.ndim == 2:
+            bound = float(image.abs().max()) or 1.0
+            kwargs.update(cmap="RdBu_r", vmin=-bound, vmax=bound)
+        ax.imshow(image, **kwargs)
+        if titles is not None:
+            ax.set_title(titles[index], fontsize=10)
+        ax.set_xlabel("x (pixels)", fontsize=8)
+        ax.set_ylabel("y (pixels)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: dict[str, list[float]], title: str = "Training history") -> Figure:
+    """Loss and accuracy per epoch, train next to validation, on two labelled panels."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for key, values in history.items():
+        if not values:
+            continue
+        epochs = range(1, len(values) + 1)
+        if key.endswith("loss"):
+            loss_ax.plot(epochs, values, marker="o", label=key.replace("_", " "))
+        elif key.endswith("accuracy"):
+            acc_ax.plot(epochs, values, marker="o", label=key.replace("_", " "))
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="Loss")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for ax in (loss_ax, acc_ax):
+        if ax.lines:
+            ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def draw_boxes(
+    image: torch.Tensor,
+    boxes: torch.Tensor,
+    labels: Sequence[str] | None = None,
+    title: str = "",
+) -> Figure:
+    """An image with (x0, y0, x1, y1) pixel boxes drawn on it, for detection chapters."""
+    fig, ax = plt.subplots(figsize=(3.6, 3.6))
+    ax.imshow(as_image(image))
+    for index, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
+        ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="yellow", lw=1.5))
+        if labels is not None:
+            ax.text(x0, y0 - 1, labels[index], color="yellow", fontsize=8, va="bottom")
+    ax.set(xlabel="x (pixels)", ylabel="y (pixels)", title=title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,48 @@
+"""Where code runs and how it is made repeatable.
+
+Every notebook calls `device()` and `seed()` in its setup cell, so a chapter runs
+unchanged on a laptop CPU, in Colab on a GPU, and in the test suite.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import sys
+
+import numpy as np
+import torch
+
+
+def device() -> torch.device:
+    """The fastest device present: CUDA when a GPU is visible, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def on_gpu(dev: torch.device | str) -> bool:
+    """Whether `dev` is a GPU; training cells use it to scale their budget."""
+    return torch.device(dev).type == "cuda"
+
+
+def seed(value: int = 0) -> None:
+    """Seed Python, NumPy and PyTorch (all devices) so figures and numbers repeat."""
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
+
+
+def in_colab() -> bool:
+    """True inside Google Colab, where the setup cell must install this package."""
+    return "google.colab" in sys.modules
+
+
+def describe(dev: torch.device | str) -> str:
+    """One line naming the device and library versions, printed by every setup cell."""
+    import torchvision
+
+    dev = torch.device(dev)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "CPU"
+    return (
+        f"device: {dev.type} ({name}) | torch {torch.__version__} | "
+        f"torchvision {torchvision.__version__} | Python {platform.python_version()}"
+    )

@@ -1,0 +1,101 @@
+"""The small train/evaluate loop the chapters share.
+
+Chapters are about models, not bookkeeping: this loop moves batches to the device,
+shows a progress bar, times itself and records a history that `plotting.plot_history`
+draws. It is deliberately plain so a reader can check every line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class History:
+    """Per-epoch metrics and the total wall time of a `fit` call."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """The metric curves only, in the form `plot_history` takes."""
+        return {
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "train_accuracy": self.train_accuracy,
+            "val_accuracy": self.val_accuracy,
+        }
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    device: torch.device | str,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+) -> tuple[float, float]:
+    """Mean loss and accuracy over `batches`, in eval mode (dropout off, BN frozen)."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    for inputs, targets in batches:
+        inputs, targets = inputs.to(device), targets.to(device)
+        outputs = model(inputs)
+        total_loss += float(loss_fn(outputs, targets)) * len(targets)
+        correct += int((outputs.argmax(1) == targets).sum())
+        count += len(targets)
+    model.train(was_training)
+    return total_loss / max(count, 1), correct / max(count, 1)
+
+
+def fit(
+    model: nn.Module,
+    train_batches: Iterable[Batch],
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    device: torch.device | str,
+    val_batches: Iterable[Batch] | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+    progress: bool = True,
+) -> History:
+    """Train `model` for `epochs` epochs and return its history.
+
+    Train metrics are averaged over the epoch's batches as they are seen (the usual
+    running estimate); validation metrics come from `evaluate` after each epoch.
+    """
+    history = History()
+    model.to(device)
+    start = time.perf_counter()
+    for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
+        model.train()
+        total_loss, correct, count = 0.0, 0, 0
+        for inputs, targets in train_batches:
+            inputs, targets = inputs.to(device), targets.to(device)
+            outputs = model(inputs)
+            loss = loss_fn(outputs, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss) * len(targets)
+            correct += int((outputs.argmax(1) == targets).sum())
+            count += len(targets)
+        history.train_loss.append(total_loss / max(count, 1))
+        history.train_accuracy.append(correct / max(count, 1))
+        if val_batches is not None:
+            val_loss, val_accuracy = evaluate(model, val_batches, device, loss_fn)
+            history.val_loss.append(val_loss)
+            history.val_accuracy.append(val_accuracy)
+    history.seconds = time.perf_counter() - start
+    return history
