@@ -24,12 +24,12 @@ def show_images(
     cols: int | None = None,
     cmap: str = "gray",
     size: float = 2.6,
-    symmetric: bool = False,
 ) -> Figure:
     """A grid of images with a title each and pixel axes labelled.
 
-    `symmetric` centres the colour map on zero, which is how signed feature maps (edge
-    responses) should be read: white and black are strong responses of opposite sign.
+    A single-channel image with negative values (an edge response, say) is drawn with a
+    diverging colour map centred on zero, which is how a signed feature map should be
+    read: red and blue are strong responses of opposite sign, white is none.
     """
     n = len(images)
     cols = cols or n
@@ -41,7 +41,7 @@ def show_images(
             continue
         image = as_image(images[index])
         kwargs = {"cmap": cmap} if image.ndim == 2 else {}
-        if symmetric and image.ndim == 2:
+        if image.ndim == 2 and image.min() < 0:
             bound = float(image.abs().max()) or 1.0
             kwargs.update(cmap="RdBu_r", vmin=-bound, vmax=bound)
         ax.imshow(image, **kwargs)

@@ -15,8 +15,17 @@ import torch
 
 
 def device() -> torch.device:
-    """The fastest device present: CUDA when a GPU is visible, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The fastest device present: CUDA when a GPU is visible, else the CPU.
+
+    On CUDA, TF32 matrix and convolution math is switched off: the chapters compare
+    from-scratch code with PyTorch at float32 tolerances, which TF32's 10-bit mantissa
+    would break.
+    """
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        return torch.device("cuda")
+    return torch.device("cpu")
 
 
 def on_gpu(dev: torch.device | str) -> bool:

@@ -1,0 +1,158 @@
+"""Run an exercise's cases against a student's function and report per case.
+
+A student reads the report, not a traceback: every failure says what was expected and
+what came back (type, shape, dtype, largest error), and a stub says "not implemented
+yet". Passing lines print no floating-point noise, so the output is the same on every
+machine and nbval can compare it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+PUBLIC_SEED = 0  # the self-check's cases; the grader draws its own seeds
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of an exercise: its arguments, a readable description, the reference."""
+
+    description: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    expected: Any = None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise as the checks and the grader see it."""
+
+    name: str
+    points: int
+    cases: Callable[[int], Sequence[Case]]  # seed -> cases
+    compare: Callable[[Any, Any], str | None]  # (got, expected) -> None or why it differs
+
+
+@dataclass
+class CheckResult:
+    """What one self-check found; `passed` is the count of passing cases."""
+
+    name: str
+    passed: int = 0
+    total: int = 0
+    implemented: bool = True
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.implemented and self.passed == self.total
+
+
+def _clone(value: Any) -> Any:
+    """Deep-copy tensors in arguments so a function that edits its input in place cannot
+    corrupt the reference or the next case."""
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    if isinstance(value, list | tuple):
+        return type(value)(_clone(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    return value
+
+
+def run_cases(exercise: Exercise, fn: Callable[..., Any], seed: int = PUBLIC_SEED) -> CheckResult:
+    """Call `fn` on every case of `exercise`; never raises for anything `fn` does."""
+    result = CheckResult(exercise.name)
+    for case in exercise.cases(seed):
+        result.total += 1
+        try:
+            got = fn(*_clone(case.args), **_clone(case.kwargs))
+        except NotImplementedError:
+            result.implemented = False
+            return result
+        except Exception as error:  # a student's bug is a failed case, not a crash
+            result.failures.append(f"{case.description}: raised {type(error).__name__}: {error}")
+            continue
+        reason = exercise.compare(got, case.expected)
+        if reason is None:
+            result.passed += 1
+        else:
+            result.failures.append(f"{case.description}: {reason}")
+    return result
+
+
+def report(result: CheckResult) -> str:
+    """The text a student sees under a check cell."""
+    if not result.implemented:
+        return f"{result.name}: not implemented yet (replace the `raise NotImplementedError`)"
+    lines = [f"{result.name}: {result.passed}/{result.total} public cases passed"]
+    lines += [f"  ✗ {failure}" for failure in result.failures]
+    if result.ok:
+        lines.append("  ✓ all public cases pass; the grader also tests inputs you have not seen")
+    return "\n".join(lines)
+
+
+def checker(chapter: str) -> Callable[[Callable[..., Any]], CheckResult]:
+    """A `check(fn)` for one chapter: finds the exercise by the function's name."""
+    module = importlib.import_module(f"cnnbook.grading.ch{chapter}")
+    exercises: dict[str, Exercise] = {ex.name: ex for ex in module.EXERCISES}
+
+    def check(fn: Callable[..., Any]) -> CheckResult:
+        name = getattr(fn, "__name__", repr(fn))
+        if name not in exercises:
+            known = ", ".join(exercises)
+            print(f"{name}: no such exercise in chapter {chapter} (exercises: {known})")
+            return CheckResult(name, implemented=False)
+        result = run_cases(exercises[name], fn)
+        print(report(result))
+        return result
+
+    return check
+
+
+# Comparisons: each returns None when `got` matches `expected`, else a reason.
+
+
+def same_int(got: Any, expected: int) -> str | None:
+    """Exact integer equality; booleans and floats are rejected with a reason."""
+    if isinstance(got, bool) or not isinstance(got, int):
+        if isinstance(got, float) and got.is_integer():
+            return f"expected the int {expected}, got the float {got!r}"
+        return f"expected the int {expected}, got {type(got).__name__} {got!r}"
+    return None if got == expected else f"expected {expected}, got {got}"
+
+
+def close_tensor(atol: float = 1e-5, rtol: float = 1e-4) -> Callable[[Any, torch.Tensor], str | None]:
+    """Tensor comparison that names the first thing that differs: type, shape, dtype,
+    device, non-finite values, then the largest absolute error."""
+
+    def compare(got: Any, expected: torch.Tensor) -> str | None:
+        if not isinstance(got, torch.Tensor):
+            return f"expected a torch.Tensor, got {type(got).__name__}"
+        if got.shape != expected.shape:
+            return f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        if got.dtype != expected.dtype:
+            return f"dtype {got.dtype}, expected {expected.dtype}"
+        if got.device != expected.device:
+            return f"on {got.device}, expected {expected.device}"
+        got = got.detach()
+        if not torch.isfinite(got).all() and torch.isfinite(expected).all():
+            return "contains nan or inf"
+        error = (got - expected).abs()
+        allowed = atol + rtol * expected.abs()
+        if bool((error <= allowed).all()):
+            return None
+        worst = int(error.argmax())
+        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), error.shape))
+        return (
+            f"max error {float(error.max()):.3g} at index {index}: "
+            f"got {float(got.flatten()[worst]):.6g}, expected {float(expected.flatten()[worst]):.6g}"
+        )
+
+    return compare
+
