@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 
-def as_image(tensor: torch.Tensor) -> torch.Tensor:
-    """(C, H, W) or (H, W) tensor -> (H, W) or (H, W, 3) array layout for `imshow`."""
+def as_image(tensor: torch.Tensor) -> np.ndarray:
+    """(C, H, W) or (H, W) tensor, on any device -> (H, W) or (H, W, 3) array for `imshow`."""
     t = tensor.detach().float().cpu()
     if t.ndim == 3:
         t = t[0] if t.shape[0] == 1 else t.permute(1, 2, 0)
-    return t
+    return t.numpy()
 
 
 def show_images(
@@ -42,7 +43,7 @@ def show_images(
         image = as_image(images[index])
         kwargs = {"cmap": cmap} if image.ndim == 2 else {}
         if image.ndim == 2 and image.min() < 0:
-            bound = float(image.abs().max()) or 1.0
+            bound = float(np.abs(image).max()) or 1.0
             kwargs.update(cmap="RdBu_r", vmin=-bound, vmax=bound)
         ax.imshow(image, **kwargs)
         if titles is not None:
@@ -88,7 +89,11 @@ def draw_boxes(
     fig, ax = plt.subplots(figsize=(3.6, 3.6))
     ax.imshow(as_image(image))
     for index, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
-        ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="yellow", lw=1.5))
+        ax.add_patch(
+            plt.Rectangle(
+                (x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="yellow", lw=1.5
+            )
+        )
         if labels is not None:
             ax.text(x0, y0 - 1, labels[index], color="yellow", fontsize=8, va="bottom")
     ax.set(xlabel="x (pixels)", ylabel="y (pixels)", title=title)

@@ -50,8 +50,8 @@ def describe(dev: torch.device | str) -> str:
     import torchvision
 
     dev = torch.device(dev)
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "CPU"
+    name = f"{dev.type} ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else dev.type
     return (
-        f"device: {dev.type} ({name}) | torch {torch.__version__} | "
+        f"device: {name} | torch {torch.__version__} | "
         f"torchvision {torchvision.__version__} | Python {platform.python_version()}"
     )

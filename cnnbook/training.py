@@ -88,7 +88,7 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += float(loss) * len(targets)
+            total_loss += loss.item() * len(targets)
             correct += int((outputs.argmax(1) == targets).sum())
             count += len(targets)
         history.train_loss.append(total_loss / max(count, 1))

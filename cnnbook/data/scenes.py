@@ -32,11 +32,15 @@ class Scenes:
     @property
     def classes(self) -> torch.Tensor:
         """Per image, the 0-based class of the shape with the most visible pixels."""
-        counts = torch.stack([(self.masks == k).flatten(1).sum(1) for k in range(1, len(SHAPES) + 1)], 1)
+        counts = torch.stack(
+            [(self.masks == k).flatten(1).sum(1) for k in range(1, len(SHAPES) + 1)], 1
+        )
         return counts.argmax(1)
 
 
-def _shape_mask(kind: str, yy: torch.Tensor, xx: torch.Tensor, cy: float, cx: float, r: float) -> torch.Tensor:
+def _shape_mask(
+    kind: str, yy: torch.Tensor, xx: torch.Tensor, cy: float, cx: float, r: float
+) -> torch.Tensor:
     dy, dx = yy - cy, xx - cx
     if kind == "circle":
         return dy**2 + dx**2 <= r**2
@@ -53,7 +57,9 @@ def _background(size: int, gen: torch.Generator) -> torch.Tensor:
     base = 0.25 + 0.5 * torch.rand(3, 1, 1, generator=gen)
     texture = torch.zeros(size, size)
     for _ in range(2):
-        angle, freq, phase = (torch.rand(3, generator=gen) * torch.tensor([math.pi, 0.5, 2 * math.pi])).tolist()
+        angle, freq, phase = (
+            torch.rand(3, generator=gen) * torch.tensor([math.pi, 0.5, 2 * math.pi])
+        ).tolist()
         texture += torch.sin(freq * (xx * math.cos(angle) + yy * math.sin(angle)) + phase)
     noise = 0.03 * torch.randn(3, size, size, generator=gen)
     return (base + 0.06 * texture + noise).clamp(0, 1)

@@ -28,13 +28,21 @@ def _output_size_cases(seed: int) -> list[Case]:
     cases = []
     for size, kernel, padding, stride, dilation in settings:
         out = F.conv1d(
-            torch.zeros(1, 1, size), torch.zeros(1, 1, kernel),
-            stride=stride, padding=padding, dilation=dilation,
+            torch.zeros(1, 1, size),
+            torch.zeros(1, 1, kernel),
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
         )
-        cases.append(Case(
-            f"size={size}, kernel={kernel}, padding={padding}, stride={stride}, dilation={dilation}",
-            (size, kernel, padding, stride, dilation), {}, out.shape[-1],
-        ))
+        cases.append(
+            Case(
+                f"size={size}, kernel={kernel}, padding={padding}, "
+                f"stride={stride}, dilation={dilation}",
+                (size, kernel, padding, stride, dilation),
+                {},
+                out.shape[-1],
+            )
+        )
     return cases
 
 
@@ -50,20 +58,24 @@ def _conv_cases(seed: int) -> list[Case]:
         stride, padding, dilation = rng.randint(1, 2), rng.randint(0, 2), rng.randint(1, 2)
         h, w = rng.randint(4, 9), rng.randint(4, 9)
         if dilation * (max(kh, kw) - 1) + 1 <= min(h, w) + 2 * padding:
-            shapes.append(((n, c, h, w), (o, c, kh, kw), rng.random() < 0.5, stride, padding, dilation))
+            shapes.append(
+                ((n, c, h, w), (o, c, kh, kw), rng.random() < 0.5, stride, padding, dilation)
+            )
     cases = []
     for x_shape, w_shape, with_bias, stride, padding, dilation in shapes:
         x = torch.randn(x_shape, generator=gen)
         weight = torch.randn(w_shape, generator=gen)
         bias = torch.randn(w_shape[0], generator=gen) if with_bias else None
         expected = F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
-        cases.append(Case(
-            f"x {x_shape}, weight {w_shape}, bias={'yes' if with_bias else 'None'}, "
-            f"stride={stride}, padding={padding}, dilation={dilation}",
-            (x, weight, bias),
-            {"stride": stride, "padding": padding, "dilation": dilation},
-            expected,
-        ))
+        cases.append(
+            Case(
+                f"x {x_shape}, weight {w_shape}, bias={'yes' if with_bias else 'None'}, "
+                f"stride={stride}, padding={padding}, dilation={dilation}",
+                (x, weight, bias),
+                {"stride": stride, "padding": padding, "dilation": dilation},
+                expected,
+            )
+        )
     return cases
 
 
@@ -75,16 +87,25 @@ def _pool_cases(seed: int) -> list[Case]:
         kernel = rng.randint(1, 3)
         stride = rng.choice([None, 1, 2])
         padding = rng.randint(0, kernel // 2)
-        shape = (rng.randint(1, 2), rng.randint(1, 3), rng.randint(kernel, 9), rng.randint(kernel, 9))
+        shape = (
+            rng.randint(1, 2),
+            rng.randint(1, 3),
+            rng.randint(kernel, 9),
+            rng.randint(kernel, 9),
+        )
         settings.append((shape, kernel, stride, padding))
     cases = []
     for shape, kernel, stride, padding in settings:
         x = torch.randn(shape, generator=gen)
         expected = F.max_pool2d(x, kernel, stride=stride, padding=padding)
-        cases.append(Case(
-            f"x {shape}, kernel_size={kernel}, stride={stride}, padding={padding}",
-            (x, kernel), {"stride": stride, "padding": padding}, expected,
-        ))
+        cases.append(
+            Case(
+                f"x {shape}, kernel_size={kernel}, stride={stride}, padding={padding}",
+                (x, kernel),
+                {"stride": stride, "padding": padding},
+                expected,
+            )
+        )
     return cases
 
 
@@ -99,21 +120,35 @@ def _param_cases(seed: int) -> list[Case]:
         with torch.device("meta"):  # shapes only: no memory, no initialisation
             layer = nn.Conv2d(c_in, c_out, kernel, bias=bias)
         expected = sum(p.numel() for p in layer.parameters())
-        cases.append(Case(
-            f"in={c_in}, out={c_out}, kernel_size={kernel}, bias={bias}",
-            (c_in, c_out, kernel), {"bias": bias}, expected,
-        ))
+        cases.append(
+            Case(
+                f"in={c_in}, out={c_out}, kernel_size={kernel}, bias={bias}",
+                (c_in, c_out, kernel),
+                {"bias": bias},
+                expected,
+            )
+        )
     return cases
 
 
 def _receptive_field_cases(seed: int) -> list[Case]:
     rng = random.Random(seed)
-    stacks = [[(3, 1, 1)], [(3, 1, 1), (3, 1, 1)], [(5, 1, 1)], [(3, 1, 1)] * 3,
-              [(7, 2, 1), (3, 2, 1), (3, 1, 1)], [(3, 1, 2), (3, 1, 4)]]
+    stacks = [
+        [(3, 1, 1)],
+        [(3, 1, 1), (3, 1, 1)],
+        [(5, 1, 1)],
+        [(3, 1, 1)] * 3,
+        [(7, 2, 1), (3, 2, 1), (3, 1, 1)],
+        [(3, 1, 2), (3, 1, 4)],
+    ]
     while len(stacks) < 10:
         depth = rng.randint(1, 5)
-        stacks.append([(rng.randint(1, 5), rng.randint(1, 3), rng.randint(1, 3)) for _ in range(depth)])
-    return [Case(f"layers={stack}", (stack,), {}, empirical_receptive_field(stack)) for stack in stacks]
+        stacks.append(
+            [(rng.randint(1, 5), rng.randint(1, 3), rng.randint(1, 3)) for _ in range(depth)]
+        )
+    return [
+        Case(f"layers={stack}", (stack,), {}, empirical_receptive_field(stack)) for stack in stacks
+    ]
 
 
 EXERCISES = (

@@ -127,7 +127,9 @@ def same_int(got: Any, expected: int) -> str | None:
     return None if got == expected else f"expected {expected}, got {got}"
 
 
-def close_tensor(atol: float = 1e-5, rtol: float = 1e-4) -> Callable[[Any, torch.Tensor], str | None]:
+def close_tensor(
+    atol: float = 1e-5, rtol: float = 1e-4
+) -> Callable[[Any, torch.Tensor], str | None]:
     """Tensor comparison that names the first thing that differs: type, shape, dtype,
     device, non-finite values, then the largest absolute error."""
 
@@ -149,10 +151,10 @@ def close_tensor(atol: float = 1e-5, rtol: float = 1e-4) -> Callable[[Any, torch
             return None
         worst = int(error.argmax())
         index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), error.shape))
+        got_value, expected_value = float(got.flatten()[worst]), float(expected.flatten()[worst])
         return (
             f"max error {float(error.max()):.3g} at index {index}: "
-            f"got {float(got.flatten()[worst]):.6g}, expected {float(expected.flatten()[worst]):.6g}"
+            f"got {got_value:.6g}, expected {expected_value:.6g}"
         )
 
     return compare
-

@@ -20,7 +20,9 @@ def apply_kernel(
     span = dilation * (kernel.shape[-1] - 1) + 1
     if span > min(image.shape[-2:]) + 2 * padding:
         return None
-    out = F.conv2d(image[None], kernel[None, None], stride=stride, padding=padding, dilation=dilation)
+    out = F.conv2d(
+        image[None], kernel[None, None], stride=stride, padding=padding, dilation=dilation
+    )
     return out[0, 0]
 
 
@@ -38,7 +40,7 @@ def render_kernel_explorer(
     `custom` holds the 3x3 weights as text.
     """
     weights = parse_kernel(custom) if kernel == "custom" else KERNELS[kernel]
-    image = image.float()
+    image = image.detach().float().cpu()
     if image.ndim == 2:
         image = image[None]
     if image.shape[0] != 1:
@@ -49,35 +51,66 @@ def render_kernel_explorer(
     fig, (ax_in, ax_k, ax_out) = plt.subplots(
         1, 3, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 0.55, 1]}
     )
-    ax_in.imshow(image[0], cmap="gray")
+    ax_in.imshow(image[0].numpy(), cmap="gray")
     for i in range(3):  # the taps of the kernel at the top-left output position
         for j in range(3):
             y, x = i * dilation - padding, j * dilation - padding
             ax_in.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, color="tab:orange", alpha=0.9))
     if padding:  # the zero border the kernel may step on
-        ax_in.add_patch(plt.Rectangle((-padding - 0.5, -padding - 0.5), w + 2 * padding, h + 2 * padding,
-                                      fill=False, ls="--", color="tab:orange"))
-    ax_in.set(xlim=(-padding - 1, w + padding), ylim=(h + padding, -padding - 1),
-              title=f"input {h}×{w} (orange: kernel taps)", xlabel="x (pixels)", ylabel="y (pixels)")
+        ax_in.add_patch(
+            plt.Rectangle(
+                (-padding - 0.5, -padding - 0.5),
+                w + 2 * padding,
+                h + 2 * padding,
+                fill=False,
+                ls="--",
+                color="tab:orange",
+            )
+        )
+    ax_in.set(
+        xlim=(-padding - 1, w + padding),
+        ylim=(h + padding, -padding - 1),
+        title=f"input {h}×{w} (orange: kernel taps)",
+        xlabel="x (pixels)",
+        ylabel="y (pixels)",
+    )
 
     largest = float(weights.abs().max()) or 1.0
-    ax_k.imshow(weights, cmap="RdBu_r", vmin=-largest, vmax=largest)
-    for (i, j), value in zip(torch.cartesian_prod(torch.arange(3), torch.arange(3)).tolist(),
-                             weights.flatten().tolist()):
+    ax_k.imshow(weights.numpy(), cmap="RdBu_r", vmin=-largest, vmax=largest)
+    for (i, j), value in zip(
+        torch.cartesian_prod(torch.arange(3), torch.arange(3)).tolist(),
+        weights.flatten().tolist(),
+        strict=True,
+    ):
         colour = "white" if abs(value) > 0.6 * largest else "black"
         ax_k.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=10, color=colour)
-    ax_k.set(title=f"kernel: {kernel}", xlabel="kernel column", ylabel="kernel row",
-             xticks=range(3), yticks=range(3))
+    ax_k.set(
+        title=f"kernel: {kernel}",
+        xlabel="kernel column",
+        ylabel="kernel row",
+        xticks=range(3),
+        yticks=range(3),
+    )
 
     if out is None:
-        ax_out.text(0.5, 0.5, "kernel does not fit:\nadd padding or reduce dilation",
-                    ha="center", va="center", transform=ax_out.transAxes)
+        ax_out.text(
+            0.5,
+            0.5,
+            "kernel does not fit:\nadd padding or reduce dilation",
+            ha="center",
+            va="center",
+            transform=ax_out.transAxes,
+        )
         ax_out.set(title="output: empty", xticks=[], yticks=[])
     else:
         bound = float(out.abs().max()) or 1.0
         signed = bool((weights < 0).any())
-        ax_out.imshow(out, cmap="RdBu_r" if signed else "gray",
-                      vmin=-bound if signed else None, vmax=bound if signed else None)
+        ax_out.imshow(
+            out.numpy(),
+            cmap="RdBu_r" if signed else "gray",
+            vmin=-bound if signed else None,
+            vmax=bound if signed else None,
+        )
         ax_out.set(title=f"output {out.shape[0]}×{out.shape[1]}")
     ax_out.set(xlabel="x (output pixels)", ylabel="y (output pixels)")
     fig.suptitle(f"stride {stride}, padding {padding}, dilation {dilation}")
@@ -91,7 +124,9 @@ def kernel_explorer(image: torch.Tensor):
     from IPython.display import display
 
     controls = {
-        "kernel": widgets.Dropdown(options=[*KERNELS, "custom"], value="edge: Sobel x", description="kernel"),
+        "kernel": widgets.Dropdown(
+            options=[*KERNELS, "custom"], value="edge: Sobel x", description="kernel"
+        ),
         "custom": widgets.Text(value=DEFAULT_CUSTOM, description="custom 3×3"),
         "stride": widgets.IntSlider(value=1, min=1, max=4, description="stride"),
         "padding": widgets.IntSlider(value=0, min=0, max=4, description="padding"),
@@ -108,6 +143,10 @@ def kernel_explorer(image: torch.Tensor):
         plt.close(fig)
 
     output = widgets.interactive_output(draw, controls)
-    return widgets.VBox([widgets.HBox([controls["kernel"], controls["custom"]]),
-                         widgets.HBox([controls["stride"], controls["padding"], controls["dilation"]]),
-                         output])
+    return widgets.VBox(
+        [
+            widgets.HBox([controls["kernel"], controls["custom"]]),
+            widgets.HBox([controls["stride"], controls["padding"], controls["dilation"]]),
+            output,
+        ]
+    )

@@ -1,0 +1,89 @@
+"""Notebook hygiene and the exercise notebooks' behaviour as students first see them."""
+
+import re
+
+import nbformat
+import pytest
+import yaml
+from nbclient import NotebookClient
+
+from conftest import ROOT
+
+NOTEBOOKS = sorted(
+    p for folder in ("book", "solutions", "exercises") for p in (ROOT / folder).glob("*.ipynb")
+)
+CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]-*.ipynb"))
+EXERCISES = sorted((ROOT / "exercises").glob("*.ipynb"))
+
+
+def _config():
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_notebook_is_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
+    assert not dirty, f"cells {dirty} have outputs: clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_colab_setup_installs_from_the_configured_repository(path):
+    """`_config.yml` names the repository once; every notebook must install from it."""
+    url = _config()["repository"]["url"].rstrip("/")
+    setup = next(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert 'if "google.colab" in sys.modules:' in setup
+    assert f'%pip install -q "cnnbook @ git+{url}"' in setup
+    for found in re.findall(
+        r"github\.com/[\w.-]+/[\w.-]+", nbformat.read(path, as_version=4).cells[0].source + setup
+    ):
+        assert url.endswith(found.removeprefix("github.com")), f"{found} differs from {url}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_follows_the_template(path):
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for heading in (
+        "After this chapter you can",
+        "## Summary",
+        "## Exercises",
+        "## Further reading",
+    ):
+        assert heading in text, f"missing {heading!r}"
+    assert "{colab}`exercises/" in text
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    assert "hide-input" in setup.metadata.get("tags", [])
+    markers = sum(
+        any(line.strip() == "# NBVAL_CHECK_OUTPUT" for line in c.source.splitlines())
+        for c in nb.cells
+        if c.cell_type == "code"
+    )
+    assert markers >= 6, f"only {markers} cells carry # NBVAL_CHECK_OUTPUT"
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    toc = (ROOT / "_toc.yml").read_text()
+    for path in CHAPTERS:
+        assert f"book/{path.stem}" in toc
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_blank_exercise_runs_and_every_check_says_not_implemented(path, tmp_path):
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    checks = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("check(")]
+    assert checks
+    for cell in checks:
+        text = "".join(o.get("text", "") for o in cell.outputs)
+        assert "not implemented yet" in text, cell.source
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
+    assert not errors

@@ -1,0 +1,37 @@
+import torch
+
+from cnnbook.plotting import draw_boxes, plot_history, show_images
+
+
+def test_show_images_titles_labels_and_signed_colormap():
+    images = [torch.rand(1, 8, 8), torch.randn(8, 8), torch.rand(3, 8, 8)]
+    fig = show_images(images, ["a", "b", "c"], suptitle="grid", cols=2)
+    axes = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in axes] == ["a", "b", "c"]
+    assert all(ax.get_xlabel() and ax.get_ylabel() for ax in axes)
+    signed = axes[1].images[0]
+    assert signed.get_cmap().name == "RdBu_r" and signed.norm.vmin == -signed.norm.vmax
+    assert len(fig.axes) == 4 and not fig.axes[3].axison  # the spare cell is blank
+
+
+def test_plot_history_draws_each_curve_on_labelled_axes():
+    history = {
+        "train_loss": [1.0, 0.5],
+        "val_loss": [1.1, 0.7],
+        "train_accuracy": [0.5, 0.8],
+        "val_accuracy": [],
+    }
+    loss_ax, acc_ax = plot_history(history).axes
+    assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 1
+    assert loss_ax.get_xlabel() == "epoch" and acc_ax.get_ylabel() == "accuracy"
+
+
+def test_draw_boxes_adds_one_rectangle_per_box():
+    fig = draw_boxes(
+        torch.rand(3, 16, 16),
+        torch.tensor([[1.0, 2, 5, 6], [0, 0, 16, 16]]),
+        ["circle", "square"],
+        title="t",
+    )
+    ax = fig.axes[0]
+    assert len(ax.patches) == 2 and [t.get_text() for t in ax.texts] == ["circle", "square"]
