@@ -30,7 +30,9 @@ def show_images(
 
     A single-channel image with negative values (an edge response, say) is drawn with a
     diverging colour map centred on zero, which is how a signed feature map should be
-    read: red and blue are strong responses of opposite sign, white is none.
+    read: red and blue are strong responses of opposite sign, white is none. Its colour
+    scale ends at the 99.5th percentile of |value|, so a few extreme pixels do not wash
+    out the rest.
     """
     n = len(images)
     cols = cols or n
@@ -43,7 +45,7 @@ def show_images(
         image = as_image(images[index])
         kwargs = {"cmap": cmap} if image.ndim == 2 else {}
         if image.ndim == 2 and image.min() < 0:
-            bound = float(np.abs(image).max()) or 1.0
+            bound = float(np.percentile(np.abs(image), 99.5)) or 1.0
             kwargs.update(cmap="RdBu_r", vmin=-bound, vmax=bound)
         ax.imshow(image, **kwargs)
         if titles is not None:
@@ -53,6 +55,30 @@ def show_images(
         ax.tick_params(labelsize=7)
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def draw_kernel(ax: plt.Axes, weights: torch.Tensor, title: str) -> None:
+    """A small kernel as a heat map with its values written in the cells."""
+    weights = weights.detach().float().cpu()
+    largest = float(weights.abs().max()) or 1.0
+    ax.imshow(weights.numpy(), cmap="RdBu_r", vmin=-largest, vmax=largest)
+    rows, cols = weights.shape
+    for i in range(rows):
+        for j in range(cols):
+            value = float(weights[i, j])
+            colour = "white" if abs(value) > 0.6 * largest else "black"
+            ax.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=9, color=colour)
+    ax.set(title=title, xlabel="column", ylabel="row", xticks=range(cols), yticks=range(rows))
+
+
+def show_kernels(kernels: dict[str, torch.Tensor], suptitle: str = "Kernels") -> Figure:
+    """A row of kernels drawn by `draw_kernel`, titled by their names."""
+    fig, axes = plt.subplots(1, len(kernels), figsize=(2.2 * len(kernels), 2.6), squeeze=False)
+    for ax, (name, weights) in zip(axes[0], kernels.items(), strict=True):
+        draw_kernel(ax, weights, name)
+    fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
 

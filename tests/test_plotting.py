@@ -1,6 +1,6 @@
 import torch
 
-from cnnbook.plotting import draw_boxes, plot_history, show_images
+from cnnbook.plotting import draw_boxes, plot_history, show_images, show_kernels
 
 
 def test_show_images_titles_labels_and_signed_colormap():
@@ -35,3 +35,12 @@ def test_draw_boxes_adds_one_rectangle_per_box():
     )
     ax = fig.axes[0]
     assert len(ax.patches) == 2 and [t.get_text() for t in ax.texts] == ["circle", "square"]
+
+
+def test_show_kernels_writes_every_weight_in_its_cell():
+    fig = show_kernels({"a": torch.eye(3), "b": torch.full((2, 2), -0.5)}, suptitle="k")
+    first, second = fig.axes
+    assert first.get_title() == "a" and second.get_title() == "b"
+    assert [t.get_text() for t in first.texts].count("1") == 3
+    assert [t.get_text() for t in second.texts] == ["-0.5"] * 4
+    assert first.get_xlabel() == "column" and first.get_ylabel() == "row"

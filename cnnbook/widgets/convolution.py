@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 
 from cnnbook.kernels import KERNELS, parse_kernel
+from cnnbook.plotting import draw_kernel
 
 DEFAULT_CUSTOM = "1 0 -1; 1 0 -1; 1 0 -1"
 
@@ -75,22 +76,7 @@ def render_kernel_explorer(
         ylabel="y (pixels)",
     )
 
-    largest = float(weights.abs().max()) or 1.0
-    ax_k.imshow(weights.numpy(), cmap="RdBu_r", vmin=-largest, vmax=largest)
-    for (i, j), value in zip(
-        torch.cartesian_prod(torch.arange(3), torch.arange(3)).tolist(),
-        weights.flatten().tolist(),
-        strict=True,
-    ):
-        colour = "white" if abs(value) > 0.6 * largest else "black"
-        ax_k.text(j, i, f"{value:.2g}", ha="center", va="center", fontsize=10, color=colour)
-    ax_k.set(
-        title=f"kernel: {kernel}",
-        xlabel="kernel column",
-        ylabel="kernel row",
-        xticks=range(3),
-        yticks=range(3),
-    )
+    draw_kernel(ax_k, weights, f"kernel: {kernel}")
 
     if out is None:
         ax_out.text(
