@@ -16,6 +16,8 @@ from torch import nn
 from cnnbook.grading.checks import Case, Exercise, close_tensor, same_int
 from cnnbook.measure import empirical_receptive_field
 
+NOTEBOOK = "01-convolution"  # the exercise notebook's name, as students download it
+
 
 def _output_size_cases(seed: int) -> list[Case]:
     rng = random.Random(seed)
@@ -47,12 +49,16 @@ def _output_size_cases(seed: int) -> list[Case]:
 
 
 def _conv_cases(seed: int) -> list[Case]:
-    """A small single-channel case first (easy to debug), then random multi-channel ones
-    with stride, padding, dilation, non-square inputs and kernels, and optional bias."""
+    """A small single-channel case first (easy to debug), a fixed hard one (batch of one,
+    odd channel counts, non-square input and kernel, stride, padding and dilation
+    together), then random ones drawn from the seed."""
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
-    shapes = [((1, 1, 5, 5), (1, 1, 3, 3), False, 1, 0, 1)]
-    while len(shapes) < 6:
+    shapes = [
+        ((1, 1, 5, 5), (1, 1, 3, 3), False, 1, 0, 1),
+        ((1, 3, 9, 7), (5, 3, 3, 2), True, 2, 1, 2),
+    ]
+    while len(shapes) < 7:
         n, c, o = rng.randint(1, 2), rng.randint(1, 3), rng.randint(1, 4)
         kh, kw = rng.randint(1, 3), rng.randint(1, 3)
         stride, padding, dilation = rng.randint(1, 2), rng.randint(0, 2), rng.randint(1, 2)
@@ -82,8 +88,8 @@ def _conv_cases(seed: int) -> list[Case]:
 def _pool_cases(seed: int) -> list[Case]:
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
-    settings = [((1, 1, 4, 4), 2, None, 0)]
-    while len(settings) < 6:
+    settings = [((1, 1, 4, 4), 2, None, 0), ((1, 3, 7, 6), 3, 2, 1)]
+    while len(settings) < 7:
         kernel = rng.randint(1, 3)
         stride = rng.choice([None, 1, 2])
         padding = rng.randint(0, kernel // 2)
@@ -151,11 +157,43 @@ def _receptive_field_cases(seed: int) -> list[Case]:
     ]
 
 
+CONV = frozenset(
+    {
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "Conv1d",
+        "Conv2d",
+        "Conv3d",
+        "convolution",
+        "_convolution",
+        "_conv_forward",
+        "cnnbook",
+    }
+)
+POOL = frozenset(
+    {
+        "max_pool2d",
+        "MaxPool2d",
+        "max_pool2d_with_indices",
+        "adaptive_max_pool2d",
+        "AdaptiveMaxPool2d",
+        "cnnbook",
+    }
+)
+
+# Points per exercise, next to the cases that earn them; the chapter is worth 12.
 EXERCISES = (
-    Exercise("conv_output_size", 1, _output_size_cases, same_int),
-    Exercise("conv2d_naive", 3, _conv_cases, close_tensor(atol=1e-4, rtol=1e-4)),
-    Exercise("conv2d_unfold", 3, _conv_cases, close_tensor(atol=1e-4, rtol=1e-4)),
-    Exercise("max_pool2d", 2, _pool_cases, close_tensor(atol=0.0, rtol=0.0)),
-    Exercise("count_conv_params", 1, _param_cases, same_int),
-    Exercise("receptive_field", 2, _receptive_field_cases, same_int),
+    Exercise("conv_output_size", 1, _output_size_cases, same_int, CONV),
+    Exercise("conv2d_naive", 3, _conv_cases, close_tensor(atol=1e-4, rtol=1e-4), CONV),
+    Exercise("conv2d_unfold", 3, _conv_cases, close_tensor(atol=1e-4, rtol=1e-4), CONV),
+    Exercise("max_pool2d", 2, _pool_cases, close_tensor(atol=0.0, rtol=0.0), POOL),
+    Exercise("count_conv_params", 1, _param_cases, same_int, CONV),
+    Exercise(
+        "receptive_field",
+        2,
+        _receptive_field_cases,
+        same_int,
+        frozenset({"empirical_receptive_field", "cnnbook", "conv1d"}),
+    ),
 )

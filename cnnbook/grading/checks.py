@@ -30,12 +30,17 @@ class Case:
 
 @dataclass(frozen=True)
 class Exercise:
-    """An exercise as the checks and the grader see it."""
+    """An exercise as the checks and the grader see it.
+
+    `forbidden` names what a solution may not use (the function it re-implements);
+    the grader refuses a solution whose code reaches any of these names.
+    """
 
     name: str
     points: int
     cases: Callable[[int], Sequence[Case]]  # seed -> cases
     compare: Callable[[Any, Any], str | None]  # (got, expected) -> None or why it differs
+    forbidden: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -53,15 +58,15 @@ class CheckResult:
         return self.implemented and self.passed == self.total
 
 
-def _clone(value: Any) -> Any:
+def clone_args(value: Any) -> Any:
     """Deep-copy tensors in arguments so a function that edits its input in place cannot
     corrupt the reference or the next case."""
     if isinstance(value, torch.Tensor):
         return value.clone()
     if isinstance(value, list | tuple):
-        return type(value)(_clone(v) for v in value)
+        return type(value)(clone_args(v) for v in value)
     if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
+        return {k: clone_args(v) for k, v in value.items()}
     return value
 
 
@@ -71,7 +76,7 @@ def run_cases(exercise: Exercise, fn: Callable[..., Any], seed: int = PUBLIC_SEE
     for case in exercise.cases(seed):
         result.total += 1
         try:
-            got = fn(*_clone(case.args), **_clone(case.kwargs))
+            got = fn(*clone_args(case.args), **clone_args(case.kwargs))
         except NotImplementedError:
             result.implemented = False
             return result
