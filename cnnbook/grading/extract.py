@@ -124,15 +124,19 @@ def _clean_class(node: ast.ClassDef) -> str | None:
     return None
 
 
-def _keep_import(node: ast.Import | ast.ImportFrom, notes: list[str]) -> ast.stmt | None:
+def _keep_import(node: ast.Import | ast.ImportFrom, ignored: dict[str, str]) -> ast.stmt | None:
+    """The import if its modules are allowed; `ignored` maps each name it would have
+    bound to the module, so the feedback can explain a later NameError."""
     if isinstance(node, ast.ImportFrom):
-        root = (node.module or "").split(".")[0]
-        if node.level or root not in ALLOWED_MODULES:
-            notes.append(f"ignored `from {'.' * node.level}{node.module or ''} import ...`")
+        module = "." * node.level + (node.module or "")
+        if node.level or module.split(".")[0] not in ALLOWED_MODULES:
+            ignored.update({alias.asname or alias.name: module for alias in node.names})
             return None
         return node
     kept = [alias for alias in node.names if alias.name.split(".")[0] in ALLOWED_MODULES]
-    notes.extend(f"ignored `import {a.name}`" for a in node.names if a not in kept)
+    for alias in node.names:
+        if alias not in kept:
+            ignored[alias.asname or alias.name.split(".")[0]] = alias.name
     return ast.Import(names=kept) if kept else None
 
 
@@ -148,6 +152,7 @@ def extract(cells: list[str]) -> Extracted:
     kept: list[ast.stmt] = []
     result = Extracted("")
     notes = result.notes
+    ignored: dict[str, str] = {}  # names bound by imports the grader does not allow
     for index, source in enumerate(cells, start=1):
         try:
             tree = ast.parse(_transform_ipython(source))
@@ -156,7 +161,7 @@ def extract(cells: list[str]) -> Extracted:
             continue
         for node in tree.body:
             if isinstance(node, ast.Import | ast.ImportFrom):
-                statement = _keep_import(node, notes)
+                statement = _keep_import(node, ignored)
                 if statement is not None:
                     kept.append(statement)
                     for alias in statement.names:
@@ -180,6 +185,13 @@ def extract(cells: list[str]) -> Extracted:
                 and _is_literal(node.value)
             ):
                 kept.append(node)
+    used = set().union(*(_names_in(d)[0] for d in result.definitions.values()))
+    notes.extend(
+        f"your code uses `{name}`, but the grader does not import `{module}`; "
+        f"only {', '.join(sorted(ALLOWED_MODULES))} are available"
+        for name, module in ignored.items()
+        if name in used
+    )
     module = ast.Module(body=kept, type_ignores=[])
     result.source = ast.unparse(ast.fix_missing_locations(module))
     return result
