@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from cnnbook.grading import checker
 from cnnbook.grading.ch01 import EXERCISES
-from cnnbook.grading.checks import PUBLIC_SEED, close_tensor, report, run_cases, same_int
+from cnnbook.grading.checks import PUBLIC_SEED, Case, close_tensor, report, run_cases, same_int
 
 BY_NAME = {ex.name: ex for ex in EXERCISES}
 
@@ -63,24 +63,25 @@ def test_in_place_edits_cannot_corrupt_the_reference():
 
 
 def test_same_int_reasons():
-    assert same_int(3, 3) is None
-    assert "got 4" in same_int(4, 3)
-    assert "float" in same_int(3.0, 3)
-    assert "bool" in same_int(True, 1)
-    assert "str" in same_int("3", 3)
+    three = Case("three", expected=3)
+    assert same_int(3, three) is None
+    assert "got 4" in same_int(4, three)
+    assert "float" in same_int(3.0, three)
+    assert "bool" in same_int(True, Case("one", expected=1))
+    assert "str" in same_int("3", three)
 
 
 def test_close_tensor_names_the_first_difference():
     compare = close_tensor()
-    expected = torch.zeros(2, 3)
-    assert compare(torch.zeros(2, 3), expected) is None
-    assert "expected a torch.Tensor" in compare([0.0], expected)
-    assert "shape (3, 2)" in compare(torch.zeros(3, 2), expected)
-    assert "dtype torch.float64" in compare(torch.zeros(2, 3, dtype=torch.float64), expected)
-    assert "nan" in compare(torch.full((2, 3), float("nan")), expected)
+    zeros = Case("zeros", expected=torch.zeros(2, 3))
+    assert compare(torch.zeros(2, 3), zeros) is None
+    assert "expected a torch.Tensor" in compare([0.0], zeros)
+    assert "shape (3, 2)" in compare(torch.zeros(3, 2), zeros)
+    assert "dtype torch.float64" in compare(torch.zeros(2, 3, dtype=torch.float64), zeros)
+    assert "nan" in compare(torch.full((2, 3), float("nan")), zeros)
     wrong = torch.zeros(2, 3)
     wrong[1, 2] = 0.5
-    assert "max error 0.5 at index (1, 2)" in compare(wrong, expected)
+    assert "max error 0.5 at index (1, 2)" in compare(wrong, zeros)
 
 
 def test_checker_prints_a_report_and_rejects_unknown_names(capsys):

@@ -14,18 +14,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
+
+from cnnbook.grading.runner import call_module
 
 PUBLIC_SEED = 0  # the self-check's cases; the grader draws its own seeds
 
 
 @dataclass(frozen=True)
 class Case:
-    """One call of an exercise: its arguments, a readable description, the reference."""
+    """One call of an exercise: its arguments, a readable description, the reference.
+
+    For a module exercise (a class), `args` and `kwargs` build the module and `inputs`
+    go through it; see `runner.call_module`.
+    """
 
     description: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     expected: Any = None
+    inputs: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ class Exercise:
     name: str
     points: int
     cases: Callable[[int], Sequence[Case]]  # seed -> cases
-    compare: Callable[[Any, Any], str | None]  # (got, expected) -> None or why it differs
+    compare: Callable[[Any, Case], str | None]  # (got, case) -> None or why it differs
     forbidden: frozenset[str] = frozenset()
 
 
@@ -76,14 +84,17 @@ def run_cases(exercise: Exercise, fn: Callable[..., Any], seed: int = PUBLIC_SEE
     for case in exercise.cases(seed):
         result.total += 1
         try:
-            got = fn(*clone_args(case.args), **clone_args(case.kwargs))
+            if case.inputs is None:
+                got = fn(*clone_args(case.args), **clone_args(case.kwargs))
+            else:
+                got = call_module(fn, case.args, case.kwargs, clone_args(case.inputs))
         except NotImplementedError:
             result.implemented = False
             return result
         except Exception as error:  # a student's bug is a failed case, not a crash
             result.failures.append(f"{case.description}: raised {type(error).__name__}: {error}")
             continue
-        reason = exercise.compare(got, case.expected)
+        reason = exercise.compare(got, case)
         if reason is None:
             result.passed += 1
         else:
@@ -120,11 +131,12 @@ def checker(chapter: str) -> Callable[[Callable[..., Any]], CheckResult]:
     return check
 
 
-# Comparisons: each returns None when `got` matches `expected`, else a reason.
+# Comparisons: each returns None when `got` matches the case's answer, else a reason.
 
 
-def same_int(got: Any, expected: int) -> str | None:
+def same_int(got: Any, case: Case) -> str | None:
     """Exact integer equality; booleans and floats are rejected with a reason."""
+    expected = case.expected
     if isinstance(got, bool) or not isinstance(got, int):
         if isinstance(got, float) and got.is_integer():
             return f"expected the int {expected}, got the float {got!r}"
@@ -132,34 +144,73 @@ def same_int(got: Any, expected: int) -> str | None:
     return None if got == expected else f"expected {expected}, got {got}"
 
 
-def close_tensor(
-    atol: float = 1e-5, rtol: float = 1e-4
-) -> Callable[[Any, torch.Tensor], str | None]:
-    """Tensor comparison that names the first thing that differs: type, shape, dtype,
-    device, non-finite values, then the largest absolute error."""
+def close_tensor(atol: float = 1e-5, rtol: float = 1e-4) -> Callable[[Any, Case], str | None]:
+    """Compare with the case's tensor; see `tensor_difference`."""
 
-    def compare(got: Any, expected: torch.Tensor) -> str | None:
-        if not isinstance(got, torch.Tensor):
-            return f"expected a torch.Tensor, got {type(got).__name__}"
-        if got.shape != expected.shape:
-            return f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
-        if got.dtype != expected.dtype:
-            return f"dtype {got.dtype}, expected {expected.dtype}"
-        if got.device != expected.device:
-            return f"on {got.device}, expected {expected.device}"
-        got = got.detach()
-        if not torch.isfinite(got).all() and torch.isfinite(expected).all():
-            return "contains nan or inf"
-        error = (got - expected).abs()
-        allowed = atol + rtol * expected.abs()
-        if bool((error <= allowed).all()):
-            return None
-        worst = int(error.argmax())
-        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), error.shape))
-        got_value, expected_value = float(got.flatten()[worst]), float(expected.flatten()[worst])
-        return (
-            f"max error {float(error.max()):.3g} at index {index}: "
-            f"got {got_value:.6g}, expected {expected_value:.6g}"
-        )
+    def compare(got: Any, case: Case) -> str | None:
+        return tensor_difference(got, case.expected, atol, rtol)
+
+    return compare
+
+
+def tensor_difference(got: Any, expected: torch.Tensor, atol: float, rtol: float) -> str | None:
+    """Name the first thing that differs: type, shape, dtype, device, non-finite values,
+    then the largest absolute error beyond ``atol + rtol * |expected|``."""
+    if not isinstance(got, torch.Tensor):
+        return f"expected a torch.Tensor, got {type(got).__name__}"
+    if got.shape != expected.shape:
+        return f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    if got.dtype != expected.dtype:
+        return f"dtype {got.dtype}, expected {expected.dtype}"
+    if got.device != expected.device:
+        return f"on {got.device}, expected {expected.device}"
+    got = got.detach()
+    if not torch.isfinite(got).all() and torch.isfinite(expected).all():
+        return "contains nan or inf"
+    error = (got - expected).abs()
+    allowed = atol + rtol * expected.abs()
+    if bool((error <= allowed).all()):
+        return None
+    worst = int(error.argmax())
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), error.shape))
+    got_value, expected_value = float(got.flatten()[worst]), float(expected.flatten()[worst])
+    return (
+        f"max error {float(error.max()):.3g} at index {index}: "
+        f"got {got_value:.6g}, expected {expected_value:.6g}"
+    )
+
+
+def same_module(
+    reference: Callable[..., nn.Module], atol: float = 1e-5, rtol: float = 1e-4
+) -> Callable[[Any, Case], str | None]:
+    """Compare a module exercise through data, never by running the student's object:
+    the student's state dict must load into `reference` (same layout), the parameter
+    count must agree, and the reference with those weights must give the same output.
+
+    The expected output depends on the student's weights, so it is computed here, from
+    the case's arguments and inputs, rather than stored in `Case.expected`.
+    """
+
+    def compare(got: Any, case: Case) -> str | None:
+        if not isinstance(got, dict) or not {"output", "parameters", "state_dict"} <= set(got):
+            return "the module could not be run"
+        model = reference(*case.args, **case.kwargs)
+        expected_count = sum(p.numel() for p in model.parameters())
+        if got["parameters"] != expected_count:
+            return f"{got['parameters']:,} parameters, expected {expected_count:,}"
+        state = got["state_dict"]
+        if not isinstance(state, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state.values()
+        ):
+            return "its state dict holds something other than tensors"
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            detail = " ".join(str(error).split())[:300]
+            return f"its layers do not match the reference's names and shapes ({detail})"
+        model.eval()
+        with torch.no_grad():
+            expected = model(*clone_args(case.inputs))
+        return tensor_difference(got["output"], expected, atol, rtol)
 
     return compare

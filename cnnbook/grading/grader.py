@@ -102,7 +102,7 @@ def _score(exercise: Exercise, cases: list[Case], run: Run) -> dict[str, Any]:
         elif isinstance(output.get("value"), dict) and "__unsupported__" in output["value"]:
             reason = f"returned a {output['value']['__unsupported__']}, which is not an answer"
         else:
-            reason = exercise.compare(output.get("value"), case.expected)
+            reason = exercise.compare(output.get("value"), case)
         if reason is None:
             result["passed"] += 1
         else:
@@ -149,7 +149,12 @@ def grade_file(
             }  # fmt: skip
         else:
             inputs = [
-                {"args": clone_args(c.args), "kwargs": clone_args(c.kwargs), "label": c.description}
+                {
+                    "args": clone_args(c.args),
+                    "kwargs": clone_args(c.kwargs),
+                    "inputs": clone_args(c.inputs),
+                    "label": c.description,
+                }
                 for c in cases[exercise.name]
             ]
             to_run.append((exercise.name, inputs))

@@ -70,6 +70,21 @@ def to_data(value, depth: int = 0):
     return {"__unsupported__": type(value).__name__[:100]}
 
 
+def call_module(cls, args: tuple, kwargs: dict, inputs: tuple) -> dict:
+    """How a module exercise is run: build it, run `inputs` through it in eval mode, and
+    report its output, its parameter count and its state dict (the grader loads that
+    state dict into its reference to know what the output should be)."""
+    module = cls(*args, **kwargs)
+    module.eval()
+    with torch.no_grad():
+        output = module(*inputs)
+    return {
+        "output": output,
+        "parameters": sum(p.numel() for p in module.parameters()),
+        "state_dict": dict(module.state_dict()),
+    }
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, MemoryError) or "can't allocate memory" in str(error).lower():
         return MEMORY
@@ -88,7 +103,10 @@ def _run_exercise(namespace: dict, name: str, cases: list) -> dict:
     outputs = []
     for case in cases:
         try:
-            value = fn(*case["args"], **case["kwargs"])
+            if case.get("inputs") is None:
+                value = fn(*case["args"], **case["kwargs"])
+            else:
+                value = call_module(fn, case["args"], case["kwargs"], case["inputs"])
         except NotImplementedError:
             return {"status": "not_implemented"}
         except BaseException as error:  # SystemExit and KeyboardInterrupt included
