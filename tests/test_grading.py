@@ -106,6 +106,11 @@ SUBMISSIONS = {
         count_conv_params="def count_conv_params(i, o, k, bias=True):\n    return object()",
         receptive_field="def receptive_field(layers):\n    return 5.0",
     ),
+    "wrong-device": lambda: solution_with(
+        conv2d_naive="import torch\n"
+        "def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1):\n"
+        "    return torch.empty(1, device='meta')",
+    ),
     "cheater": lambda: solution_with(
         conv2d_naive="import torch.nn.functional as F\n"
         "def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1):\n"
@@ -266,6 +271,11 @@ def test_wrong_type_shape_dtype_are_explained(batch):
     assert "shape" in summary(batch, "wrong-types", "max_pool2d")
     assert "returned a object" in summary(batch, "wrong-types", "count_conv_params")
     assert "float" in summary(batch, "wrong-types", "receptive_field")
+
+
+def test_a_tensor_on_another_device_is_named(batch):
+    assert points(batch, "wrong-device")["conv2d_naive"] == 0
+    assert "tensor on the meta device" in summary(batch, "wrong-device", "conv2d_naive")
 
 
 def test_calling_the_library_function_is_refused(batch):

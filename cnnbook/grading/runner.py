@@ -57,6 +57,8 @@ def _drop_privileges() -> None:
 def to_data(value, depth: int = 0):
     """A returned value as plain data the parent can load safely; objects become a note."""
     if isinstance(value, torch.Tensor):
+        if value.device.type == "meta":  # shape without data: nothing to compare
+            return {"__unsupported__": "tensor on the meta device"}
         return value.detach().cpu().clone().as_subclass(torch.Tensor)
     if value is None or type(value) in (bool, int, float, complex):
         return value
