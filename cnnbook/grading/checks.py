@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnbook.grading.runner import call_module
+from cnnbook.grading.runner import call_module, resolve_functions
 
 PUBLIC_SEED = 0  # the self-check's cases; the grader draws its own seeds
 
@@ -85,7 +85,8 @@ def run_cases(exercise: Exercise, fn: Callable[..., Any], seed: int = PUBLIC_SEE
         result.total += 1
         try:
             if case.inputs is None:
-                got = fn(*clone_args(case.args), **clone_args(case.kwargs))
+                args = resolve_functions(clone_args(case.args))
+                got = fn(*args, **resolve_functions(clone_args(case.kwargs)))
             else:
                 got = call_module(fn, case.args, case.kwargs, clone_args(case.inputs))
         except NotImplementedError:
@@ -212,5 +213,23 @@ def same_module(
         with torch.no_grad():
             expected = model(*clone_args(case.inputs))
         return tensor_difference(got["output"], expected, atol, rtol)
+
+    return compare
+
+
+def close_tensors(
+    names: Sequence[str], atol: float = 1e-5, rtol: float = 1e-4
+) -> Callable[[Any, Case], str | None]:
+    """Compare a tuple of tensors element by element, naming the first that differs."""
+
+    def compare(got: Any, case: Case) -> str | None:
+        if not isinstance(got, tuple | list) or len(got) != len(names):
+            wanted = f"a tuple of {len(names)} tensors ({', '.join(names)})"
+            return f"expected {wanted}, got {type(got).__name__}"
+        for name, value, expected in zip(names, got, case.expected, strict=True):
+            reason = tensor_difference(value, expected, atol, rtol)
+            if reason:
+                return f"{name}: {reason}"
+        return None
 
     return compare

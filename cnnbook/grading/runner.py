@@ -72,6 +72,29 @@ def to_data(value, depth: int = 0):
     return {"__unsupported__": type(value).__name__[:100]}
 
 
+# Functions an exercise may receive as an argument (e.g. the function to differentiate
+# in a gradient check). Functions cannot travel as data, so a case names one with
+# {"__function__": name} and both the self-check and this child resolve the name here.
+FUNCTIONS = {
+    "sum_of_squares": lambda x: (x**2).sum(),
+    "log_sum_exp": lambda x: torch.logsumexp(x.flatten(), 0),
+    "sin_times_cos": lambda x: (torch.sin(x) * torch.cos(2 * x)).sum(),
+    "softplus_norm": lambda x: torch.nn.functional.softplus(x).pow(2).sum().sqrt(),
+    "cubic_mix": lambda x: (x**3).sum() - (x.flatten()[:-1] * x.flatten()[1:]).sum(),
+}
+
+
+def resolve_functions(value):
+    """`value` with every {"__function__": name} replaced by the function it names."""
+    if isinstance(value, dict):
+        if set(value) == {"__function__"}:
+            return FUNCTIONS[value["__function__"]]
+        return {k: resolve_functions(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(resolve_functions(v) for v in value)
+    return value
+
+
 def call_module(cls, args: tuple, kwargs: dict, inputs: tuple) -> dict:
     """How a module exercise is run: build it, run `inputs` through it in eval mode, and
     report its output, its parameter count and its state dict (the grader loads that
@@ -106,7 +129,7 @@ def _run_exercise(namespace: dict, name: str, cases: list) -> dict:
     for case in cases:
         try:
             if case.get("inputs") is None:
-                value = fn(*case["args"], **case["kwargs"])
+                value = fn(*resolve_functions(case["args"]), **resolve_functions(case["kwargs"]))
             else:
                 value = call_module(fn, case["args"], case["kwargs"], case["inputs"])
         except NotImplementedError:
