@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnbook.grading.runner import call_module, resolve_functions
+from cnnbook.grading.runner import call_module, call_steps, resolve_functions
 
 PUBLIC_SEED = 0  # the self-check's cases; the grader draws its own seeds
 
@@ -26,7 +26,9 @@ class Case:
     """One call of an exercise: its arguments, a readable description, the reference.
 
     For a module exercise (a class), `args` and `kwargs` build the module and `inputs`
-    go through it; see `runner.call_module`.
+    go through it; see `runner.call_module`. For an optimizer exercise (`iterate`),
+    `args` is (initial parameter, gradients) and `kwargs` the hyper-parameters; see
+    `runner.call_steps`.
     """
 
     description: str
@@ -34,6 +36,7 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     expected: Any = None
     inputs: tuple | None = None
+    iterate: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,9 @@ def run_cases(exercise: Exercise, fn: Callable[..., Any], seed: int = PUBLIC_SEE
     for case in exercise.cases(seed):
         result.total += 1
         try:
-            if case.inputs is None:
+            if case.iterate:
+                got = call_steps(fn, *clone_args(case.args), clone_args(case.kwargs))
+            elif case.inputs is None:
                 args = resolve_functions(clone_args(case.args))
                 got = fn(*args, **resolve_functions(clone_args(case.kwargs)))
             else:

@@ -153,6 +153,7 @@ def grade_file(
                     "args": clone_args(c.args),
                     "kwargs": clone_args(c.kwargs),
                     "inputs": clone_args(c.inputs),
+                    "iterate": c.iterate,
                     "label": c.description,
                 }
                 for c in cases[exercise.name]

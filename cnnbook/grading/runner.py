@@ -95,6 +95,15 @@ def resolve_functions(value):
     return value
 
 
+def call_steps(step, param, grads, hyper: dict):
+    """How an optimizer exercise is run: one state dict, one call per gradient, like
+    `torch.optim` keeping per-parameter state between steps."""
+    state: dict = {}
+    for grad in grads:
+        param = step(param, grad, state, **hyper)
+    return param
+
+
 def call_module(cls, args: tuple, kwargs: dict, inputs: tuple) -> dict:
     """How a module exercise is run: build it, run `inputs` through it in eval mode, and
     report its output, its parameter count and its state dict (the grader loads that
@@ -128,7 +137,9 @@ def _run_exercise(namespace: dict, name: str, cases: list) -> dict:
     outputs = []
     for case in cases:
         try:
-            if case.get("inputs") is None:
+            if case.get("iterate"):
+                value = call_steps(fn, *case["args"], case["kwargs"])
+            elif case.get("inputs") is None:
                 value = fn(*resolve_functions(case["args"]), **resolve_functions(case["kwargs"]))
             else:
                 value = call_module(fn, case["args"], case["kwargs"], case["inputs"])
