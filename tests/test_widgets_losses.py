@@ -9,7 +9,7 @@ def test_gradients_match_the_closed_forms(target):
     p = torch.tensor([0.05, 0.5, 0.9], dtype=torch.float64)
     curves = losses_and_gradients(target, p)
     _, mse_grad = curves["MSE (q − y)²"]
-    _, ce_grad = curves["cross-entropy −log likelihood"]
+    _, ce_grad = curves["binary cross-entropy"]
     torch.testing.assert_close(ce_grad, p - target)  # dCE/dz = q - y
     torch.testing.assert_close(mse_grad, 2 * (p - target) * p * (1 - p))
 
