@@ -20,9 +20,7 @@ def losses_and_gradients(
     y = torch.full_like(q, float(target))
     curves = {
         "MSE (q − y)²": (q - y) ** 2,
-        "binary cross-entropy": torch.nn.functional.binary_cross_entropy(
-            q, y, reduction="none"
-        ),
+        "binary cross-entropy": torch.nn.functional.binary_cross_entropy(q, y, reduction="none"),
     }
     result = {}
     for name, loss in curves.items():
