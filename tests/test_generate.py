@@ -30,6 +30,13 @@ def test_unbalanced_markers_are_errors(source, message):
         stub_source(source, "test")
 
 
+def test_class_body_markers_are_refused_but_method_markers_work():
+    with pytest.raises(ValueError, match="inside its methods"):
+        stub_source("class A:\n    ### BEGIN SOLUTION\n    x = 1\n    ### END SOLUTION", "test")
+    source = "class A:\n    def f(self):\n        ### BEGIN SOLUTION\n        return 1\n        ### END SOLUTION"
+    assert stub_source(source) == f"class A:\n    def f(self):\n        {STUB}"
+
+
 def test_markdown_is_kept_and_solutions_removed():
     nb = nbformat.v4.new_notebook(
         cells=[

@@ -5,6 +5,7 @@ comes from a Debian package (or a one-time download), and the scenes used for
 segmentation and detection are generated on the fly.
 """
 
+from cnnbook.data.augment import random_shift
 from cnnbook.data.digits import digits
 from cnnbook.data.fashion_mnist import FashionMNISTMissingError, fashion_mnist
 from cnnbook.data.images import PHOTOS, photo
@@ -19,4 +20,5 @@ __all__ = [
     "fashion_mnist",
     "make_scenes",
     "photo",
+    "random_shift",
 ]

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnbook.grading.runner import call_module, call_steps, resolve_functions
+from cnnbook.grading.runner import call_methods, call_module, call_steps, resolve_functions
 
 PUBLIC_SEED = 0  # the self-check's cases; the grader draws its own seeds
 
@@ -28,7 +28,8 @@ class Case:
     For a module exercise (a class), `args` and `kwargs` build the module and `inputs`
     go through it; see `runner.call_module`. For an optimizer exercise (`iterate`),
     `args` is (initial parameter, gradients) and `kwargs` the hyper-parameters; see
-    `runner.call_steps`.
+    `runner.call_steps`. For a stateful class (`method`), `args` and `kwargs` build it
+    and `inputs` lists the argument tuples of successive calls; see `runner.call_methods`.
     """
 
     description: str
@@ -37,6 +38,7 @@ class Case:
     expected: Any = None
     inputs: tuple | None = None
     iterate: bool = False
+    method: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ def run_cases(exercise: Exercise, fn: Callable[..., Any], seed: int = PUBLIC_SEE
         try:
             if case.iterate:
                 got = call_steps(fn, *clone_args(case.args), clone_args(case.kwargs))
+            elif case.method:
+                got = call_methods(fn, case.args, case.kwargs, case.method, clone_args(case.inputs))
             elif case.inputs is None:
                 args = resolve_functions(clone_args(case.args))
                 got = fn(*args, **resolve_functions(clone_args(case.kwargs)))

@@ -30,6 +30,11 @@ def stub_source(source: str, where: str = "cell") -> str:
         if stripped == BEGIN:
             if inside:
                 raise ValueError(f"{where}: nested {BEGIN}")
+            if _directly_in_class(out, line):
+                raise ValueError(
+                    f"{where}: {BEGIN} directly in a class body would raise when the "
+                    "class is defined; put the markers inside its methods"
+                )
             inside = True
             out.append(line[: len(line) - len(line.lstrip())] + STUB)
         elif stripped == END:
@@ -41,6 +46,18 @@ def stub_source(source: str, where: str = "cell") -> str:
     if inside:
         raise ValueError(f"{where}: {BEGIN} is never closed")
     return "\n".join(out)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _directly_in_class(previous: list[str], line: str) -> bool:
+    """Whether `line` sits in a class body rather than in a function."""
+    for earlier in reversed(previous):
+        if earlier.strip() and _indent(earlier) < _indent(line):
+            return earlier.lstrip().startswith("class ")
+    return False
 
 
 def make_exercise(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:

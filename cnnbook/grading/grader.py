@@ -154,6 +154,7 @@ def grade_file(
                     "kwargs": clone_args(c.kwargs),
                     "inputs": clone_args(c.inputs),
                     "iterate": c.iterate,
+                    "method": c.method,
                     "label": c.description,
                 }
                 for c in cases[exercise.name]

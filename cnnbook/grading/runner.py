@@ -104,6 +104,13 @@ def call_steps(step, param, grads, hyper: dict):
     return param
 
 
+def call_methods(cls, args: tuple, kwargs: dict, method: str, calls) -> list:
+    """How a stateful-object exercise is run (an early-stopping rule, say): build it,
+    call `method` once per argument tuple in `calls`, and collect the answers."""
+    obj = cls(*args, **kwargs)
+    return [getattr(obj, method)(*call) for call in calls]
+
+
 def call_module(cls, args: tuple, kwargs: dict, inputs: tuple) -> dict:
     """How a module exercise is run: build it, run `inputs` through it in eval mode, and
     report its output, its parameter count and its state dict (the grader loads that
@@ -139,6 +146,10 @@ def _run_exercise(namespace: dict, name: str, cases: list) -> dict:
         try:
             if case.get("iterate"):
                 value = call_steps(fn, *case["args"], case["kwargs"])
+            elif case.get("method"):
+                value = call_methods(
+                    fn, case["args"], case["kwargs"], case["method"], case["inputs"]
+                )
             elif case.get("inputs") is None:
                 value = fn(*resolve_functions(case["args"]), **resolve_functions(case["kwargs"]))
             else:
