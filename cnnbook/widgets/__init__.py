@@ -2,5 +2,30 @@
 
 Each module pairs a pure `render_*` function (parameters in, matplotlib figure out),
 which the tests call and the book shows as a static figure, with a function that wires
-ipywidgets controls to it for readers running the notebook.
+ipywidgets controls to it for readers running the notebook; `wire` does the wiring.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+
+def wire(render: Callable, controls: dict, rows: Sequence[Sequence[str]]):
+    """Controls laid out in `rows` (lists of control names) above a figure that
+    `render(**values)` redraws whenever a control changes. A `ValueError` from `render`
+    (an invalid input typed by the reader) is shown as a message instead of a figure."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    def draw(**params):
+        try:
+            fig = render(**params)
+        except ValueError as error:
+            print(error)
+            return
+        display(fig)
+        plt.close(fig)
+
+    output = widgets.interactive_output(draw, controls)
+    return widgets.VBox([*(widgets.HBox([controls[name] for name in row]) for row in rows), output])

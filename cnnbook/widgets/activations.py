@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
+from cnnbook.widgets import wire
+
 ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
@@ -66,17 +68,10 @@ def render_activation_explorer(activation: str = "sigmoid", depth: int = 20) -> 
 def activation_explorer():
     """An activation menu and a depth slider wired to `render_activation_explorer`."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     controls = {
         "activation": widgets.Dropdown(options=list(ACTIVATIONS), description="activation"),
         "depth": widgets.IntSlider(value=20, min=2, max=50, description="depth"),
     }
 
-    def draw(**params):
-        fig = render_activation_explorer(**params)
-        display(fig)
-        plt.close(fig)
-
-    output = widgets.interactive_output(draw, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), output])
+    return wire(render_activation_explorer, controls, [["activation", "depth"]])

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from cnnbook.kernels import KERNELS, parse_kernel
 from cnnbook.plotting import draw_kernel
+from cnnbook.widgets import wire
 
 DEFAULT_CUSTOM = "1 0 -1; 1 0 -1; 1 0 -1"
 
@@ -107,7 +108,6 @@ def render_kernel_explorer(
 def kernel_explorer(image: torch.Tensor):
     """Sliders and a kernel menu wired to `render_kernel_explorer` (needs a live kernel)."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     controls = {
         "kernel": widgets.Dropdown(
@@ -119,20 +119,10 @@ def kernel_explorer(image: torch.Tensor):
         "dilation": widgets.IntSlider(value=1, min=1, max=4, description="dilation"),
     }
 
-    def draw(**params):
+    def render(custom: str, **params):
         try:
-            fig = render_kernel_explorer(image, **params)
+            return render_kernel_explorer(image, custom=custom, **params)
         except ValueError as error:  # an unparsable custom kernel
-            print(f"custom kernel: {error}")
-            return
-        display(fig)
-        plt.close(fig)
+            raise ValueError(f"custom kernel: {error}") from None
 
-    output = widgets.interactive_output(draw, controls)
-    return widgets.VBox(
-        [
-            widgets.HBox([controls["kernel"], controls["custom"]]),
-            widgets.HBox([controls["stride"], controls["padding"], controls["dilation"]]),
-            output,
-        ]
-    )
+    return wire(render, controls, [["kernel", "custom"], ["stride", "padding", "dilation"]])

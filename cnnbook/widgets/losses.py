@@ -7,6 +7,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
+from cnnbook.widgets import wire
+
 GRID = torch.linspace(0.001, 0.999, 500, dtype=torch.float64)
 
 
@@ -55,7 +57,6 @@ def render_loss_explorer(target: int = 1, prediction: float = 0.1) -> Figure:
 def loss_explorer():
     """A target toggle and a prediction slider wired to `render_loss_explorer`."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     controls = {
         "target": widgets.ToggleButtons(options=[0, 1], value=1, description="target"),
@@ -63,10 +64,4 @@ def loss_explorer():
                                           description="prediction", readout_format=".3f"),
     }  # fmt: skip
 
-    def draw(**params):
-        fig = render_loss_explorer(**params)
-        display(fig)
-        plt.close(fig)
-
-    output = widgets.interactive_output(draw, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), output])
+    return wire(render_loss_explorer, controls, [["target", "prediction"]])

@@ -16,6 +16,8 @@ import torch
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from cnnbook.widgets import wire
+
 
 @dataclass(frozen=True)
 class Surface:
@@ -116,7 +118,6 @@ def render_optimizer_race(
 def optimizer_race():
     """Surface menu and sliders wired to `render_optimizer_race`."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     rosenbrock = SURFACES["Rosenbrock"]
     controls = {
@@ -142,11 +143,5 @@ def optimizer_race():
 
     controls["surface"].observe(pick_rates, names="value")
 
-    def draw(**params):
-        fig = render_optimizer_race(**params)
-        display(fig)
-        plt.close(fig)
-
-    output = widgets.interactive_output(draw, controls)
-    rows = [list(controls.values())[i : i + 3] for i in (0, 3)]
-    return widgets.VBox([*(widgets.HBox(row) for row in rows), output])
+    names = list(controls)
+    return wire(render_optimizer_race, controls, [names[:3], names[3:]])

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from cnnbook.data import digits, random_shift
+from cnnbook.widgets import wire
 
 TRAIN_SIZE = 100
 
@@ -118,7 +119,6 @@ def render_regularization_lab(
 def regularization_lab():
     """Sliders for dropout and weight decay and an augmentation toggle."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     slider = widgets.SelectionSlider
     controls = {
@@ -127,10 +127,4 @@ def regularization_lab():
         "augment": widgets.Checkbox(value=False, description="random shifts"),
     }
 
-    def draw(**params):
-        fig = render_regularization_lab(**params)
-        display(fig)
-        plt.close(fig)
-
-    output = widgets.interactive_output(draw, controls)
-    return widgets.VBox([widgets.HBox(list(controls.values())), output])
+    return wire(render_regularization_lab, controls, [["dropout", "weight_decay", "augment"]])
