@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
+from cnnbook import runtime
 from cnnbook.data import digits, random_shift
 from cnnbook.widgets import wire
 
@@ -38,19 +39,23 @@ def regularization_run(
     weight_noise: float = 0.0,
     epochs: int = 150,
     seed: int = 0,
+    device: str | None = None,
 ) -> dict[str, list[float]]:
     """Train on 100 digits, validate on the 359 test digits; per-epoch curves.
 
     `input_noise` adds Gaussian noise of that standard deviation to every training
     image; `weight_noise` perturbs every weight by such noise for each forward pass
-    (the update is applied to the clean weights).
+    (the update is applied to the clean weights). Random numbers come from a CPU
+    generator, so a run draws the same batches and noise on any `device` (default: the
+    fastest present).
     """
+    dev = torch.device(device) if device else runtime.device()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     train, val = digits()
-    x_train, y_train = train.tensors[0][:TRAIN_SIZE], train.tensors[1][:TRAIN_SIZE]
-    x_val, y_val = val.tensors
-    net = lab_network(dropout)
+    x_train, y_train = train.tensors[0][:TRAIN_SIZE], train.tensors[1][:TRAIN_SIZE].to(dev)
+    x_val, y_val = val.tensors[0].to(dev), val.tensors[1].to(dev)
+    net = lab_network(dropout).to(dev)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=weight_decay)
     history: dict[str, list[float]] = {
         k: [] for k in ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
@@ -63,11 +68,12 @@ def regularization_run(
                 inputs = random_shift(inputs, 1, gen)
             if input_noise:
                 inputs = inputs + input_noise * torch.randn(inputs.shape, generator=gen)
+            inputs = inputs.to(dev)
             clean = [p.detach().clone() for p in net.parameters()]
             if weight_noise:
                 with torch.no_grad():
                     for p in net.parameters():
-                        p.add_(weight_noise * torch.randn(p.shape, generator=gen))
+                        p.add_(weight_noise * torch.randn(p.shape, generator=gen).to(dev))
             loss = F.cross_entropy(net(inputs), y_train[idx])
             optimizer.zero_grad()
             loss.backward()
@@ -77,7 +83,10 @@ def regularization_run(
             optimizer.step()
         net.eval()
         with torch.no_grad():
-            for split, (x, y) in {"train": (x_train, y_train), "val": (x_val, y_val)}.items():
+            for split, (x, y) in {
+                "train": (x_train.to(dev), y_train),
+                "val": (x_val, y_val),
+            }.items():
                 logits = net(x)
                 history[f"{split}_loss"].append(float(F.cross_entropy(logits, y)))
                 history[f"{split}_accuracy"].append(float((logits.argmax(1) == y).float().mean()))
