@@ -139,6 +139,12 @@ SUBMISSIONS = {
         ),
         "print('y' * 10**7)",
     ),
+    "late-importer": lambda: solution_with(
+        conv_output_size="def conv_output_size(size, kernel, padding=0, stride=1, dilation=1):\n"
+        "    import statistics, fractions, dataclasses, enum, string, copy\n"
+        "    span = fractions.Fraction(dilation * (kernel - 1) + 1)\n"
+        "    return int((size + 2 * padding - span) // stride + 1)"
+    ),
     "definer": lambda: solution_with(
         receptive_field="import os\n@print\ndef receptive_field(layers, cache=os.system('touch /tmp/pwned')):\n"
         "    return 1"
@@ -300,6 +306,11 @@ def test_exiting_the_process_only_loses_that_exercise(batch):
 
 def test_megabytes_of_printing_are_harmless(batch):
     assert batch["results"]["printer"]["total"] == FULL
+
+
+def test_allowed_modules_can_be_imported_inside_functions(batch):
+    """The child drops privileges; modules a solution may import must still load."""
+    assert batch["results"]["late-importer"]["total"] == FULL
 
 
 def test_definition_time_code_never_runs(batch):

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from cnnbook.grading import runner
+from cnnbook.grading.extract import ALLOWED_MODULES
 
 RUNNER = Path(runner.__file__)
 NOBODY = runner.NOBODY
@@ -80,6 +81,7 @@ def _prepare(workdir: Path, source: str, exercises: list[tuple[str, list]], limi
     for leftover in ("progress", "load_error", "stderr"):
         (workdir / leftover).unlink(missing_ok=True)
     job = {
+        "preload": sorted(ALLOWED_MODULES),
         "source": source,
         "exercises": [{"name": name, "cases": cases} for name, cases in exercises],
         "memory_bytes": limits.memory_bytes,
