@@ -81,17 +81,11 @@ def race(
     return paths
 
 
-def render_optimizer_race(
-    surface: str = "Rosenbrock",
-    sgd_lr: float | None = None,
-    adaptive_lr: float | None = None,
-    momentum: float = 0.9,
-    beta2: float = 0.99,
-    steps: int = 300,
-) -> Figure:
-    """Paths on the contour plot (left) and loss against step (right)."""
+def render_optimizer_race(surface: str = "Rosenbrock", **settings: float) -> Figure:
+    """Paths on the contour plot (left) and loss against step (right); `settings` are
+    `race`'s learning rates, momentum, beta2 and steps."""
     spec = SURFACES[surface]
-    paths = race(surface, sgd_lr, adaptive_lr, momentum, beta2, steps)
+    paths = race(surface, **settings)
     xs = torch.linspace(*spec.xlim, 300, dtype=torch.float64)
     ys = torch.linspace(*spec.ylim, 300, dtype=torch.float64)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
