@@ -7,7 +7,7 @@ so that `import cnnbook` stays cheap in Colab.
 
 from cnnbook import data, measure, plotting, training
 from cnnbook.publish import glue
-from cnnbook.runtime import describe, device, in_colab, on_gpu, seed
+from cnnbook.runtime import describe, device, seed
 
 __version__ = "0.1.0"
 
@@ -17,9 +17,7 @@ __all__ = [
     "describe",
     "device",
     "glue",
-    "in_colab",
     "measure",
-    "on_gpu",
     "plotting",
     "seed",
     "training",

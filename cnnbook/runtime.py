@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import platform
 import random
-import sys
 
 import numpy as np
 import torch
@@ -28,21 +27,11 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
-def on_gpu(dev: torch.device | str) -> bool:
-    """Whether `dev` is a GPU; training cells use it to scale their budget."""
-    return torch.device(dev).type == "cuda"
-
-
 def seed(value: int = 0) -> None:
     """Seed Python, NumPy and PyTorch (all devices) so figures and numbers repeat."""
     random.seed(value)
     np.random.seed(value)
     torch.manual_seed(value)
-
-
-def in_colab() -> bool:
-    """True inside Google Colab, where the setup cell must install this package."""
-    return "google.colab" in sys.modules
 
 
 def describe(dev: torch.device | str) -> str:
