@@ -69,6 +69,7 @@ def fit(
     val_batches: Iterable[Batch] | None = None,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
     progress: bool = True,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> History:
     """Train `model` for `epochs` epochs and return its history.
 
@@ -88,6 +89,8 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             total_loss += loss.item() * len(targets)
             correct += int((outputs.argmax(1) == targets).sum())
             count += len(targets)

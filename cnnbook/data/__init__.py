@@ -6,6 +6,7 @@ segmentation and detection are generated on the fly.
 """
 
 from cnnbook.data.augment import random_shift
+from cnnbook.data.batches import Batches
 from cnnbook.data.digits import digits
 from cnnbook.data.fashion_mnist import FashionMNISTMissingError, fashion_mnist
 from cnnbook.data.images import PHOTOS, photo
@@ -14,6 +15,7 @@ from cnnbook.data.scenes import SHAPES, Scenes, make_scenes
 __all__ = [
     "PHOTOS",
     "SHAPES",
+    "Batches",
     "FashionMNISTMissingError",
     "Scenes",
     "digits",
