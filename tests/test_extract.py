@@ -65,6 +65,18 @@ def test_library_references_follow_helpers_and_aliases_not_locals():
     assert "conv2d" not in library_references(kept, "innocent")
 
 
+def test_an_import_inside_a_method_names_its_module():
+    """`from cnnbook.models import BasicBlock` inside a method reaches the reference."""
+    kept = extract(
+        [
+            "class BasicBlock:\n    def __init__(self):\n"
+            "        from cnnbook.models import BasicBlock as Reference\n"
+            "        self.inner = Reference(1, 1)\n"
+        ]
+    )
+    assert "cnnbook" in library_references(kept, "BasicBlock")
+
+
 def _write(tmp_path, content):
     path = tmp_path / "nb.ipynb"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())

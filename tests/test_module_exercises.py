@@ -1,7 +1,7 @@
 """Module exercises (a class, such as a residual block) are graded through data.
 
 Chapter 1 has none, so this test declares a toy chapter with one: a residual block.
-The same machinery will grade the Inception, ResNet and DenseNet blocks of Chapter 6.
+The same machinery grades the Inception, ResNet and DenseNet blocks of Chapter 6.
 """
 
 import types
@@ -111,6 +111,49 @@ def test_self_check_of_a_module(student, passed, reason):
     assert result.passed == passed
     if reason:
         assert all(reason in failure for failure in result.failures)
+
+
+class ResidualBN(nn.Module):
+    """A reference with a batch norm: y = x + relu(bn(conv(x)))."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        return x + F.relu(self.bn(self.conv(x)))
+
+
+BN_EXERCISE = Exercise("ResidualBN", 2, cases, same_module(ResidualBN))
+
+BN_STUDENT = """
+import torch
+from torch import nn
+
+class ResidualBN(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        return x + torch.relu({inner})
+"""
+
+
+@pytest.mark.parametrize(
+    ("inner", "passed"), [("self.bn(self.conv(x))", 2), ("self.conv(x)", 0)], ids=["right", "no-bn"]
+)
+def test_a_batch_norm_left_out_of_forward_is_caught(inner, passed):
+    """With default initialization a batch norm in eval mode is nearly the identity, so
+    the module is run with random weights and running statistics."""
+    namespace: dict = {}
+    exec(BN_STUDENT.format(inner=inner), namespace)
+    result = run_cases(BN_EXERCISE, namespace["ResidualBN"])
+    assert result.passed == passed, result.failures
+    if not passed:
+        assert all("max error" in failure for failure in result.failures)
 
 
 def test_grader_runs_module_exercises_in_the_sandbox(tmp_path):

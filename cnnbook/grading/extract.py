@@ -210,6 +210,8 @@ def _names_in(node: ast.AST) -> tuple[set[str], set[str]]:
             references.add(child.value)
         elif isinstance(child, ast.alias):
             references.update(child.name.split("."))
+        elif isinstance(child, ast.ImportFrom) and child.module:  # `from cnnbook.models import`
+            references.update(child.module.split("."))
     return names, references
 
 

@@ -110,11 +110,41 @@ def call_methods(cls, args: tuple, kwargs: dict, method: str, calls) -> list:
     return [getattr(obj, method)(*call) for call in calls]
 
 
+def randomize_state(module) -> None:
+    """Give every floating-point entry of `module`'s state dict fresh values from a fixed
+    seed: N(0, 1/fan_in) for weights, N(0, 0.25) for biases, BN scales and shifts and
+    running means, U(0.5, 1.5) for running variances (which must stay positive); integer
+    buffers such as `num_batches_tracked` are left alone.
+
+    With PyTorch's default initialization a batch norm in eval mode is nearly the
+    identity (running mean 0, variance 1, scale 1, shift 0), so a block that forgot to
+    apply one of its batch norms would match the reference. Biases start non-zero for
+    the same reason. The grader loads the state dict returned next to the output into its
+    reference, so both sides see the same values.
+    """
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+                continue
+            shape = tuple(tensor.shape)
+            if name.endswith("running_var"):
+                values = torch.rand(shape, generator=generator, dtype=torch.float64) + 0.5
+            elif len(shape) >= 2 and shape[0] > 0:
+                fan_in = max(1, tensor.numel() // shape[0])
+                values = torch.randn(shape, generator=generator, dtype=torch.float64) / fan_in**0.5
+            else:
+                values = torch.randn(shape, generator=generator, dtype=torch.float64) * 0.5
+            tensor.copy_(values)
+
+
 def call_module(cls, args: tuple, kwargs: dict, inputs: tuple) -> dict:
-    """How a module exercise is run: build it, run `inputs` through it in eval mode, and
-    report its output, its parameter count and its state dict (the grader loads that
-    state dict into its reference to know what the output should be)."""
+    """How a module exercise is run: build it, give its weights and buffers seeded random
+    values (`randomize_state`), run `inputs` through it in eval mode, and report its
+    output, its parameter count and its state dict (the grader loads that state dict into
+    its reference to know what the output should be)."""
     module = cls(*args, **kwargs)
+    randomize_state(module)
     module.eval()
     with torch.no_grad():
         output = module(*inputs)
