@@ -10,6 +10,7 @@ everything its inputs saw.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -120,8 +121,6 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerRow
     The model is copied to the meta device, so the caller's weights are untouched and
     even ImageNet-sized networks cost no memory or time.
     """
-    import copy
-
     meta = copy.deepcopy(model).to("meta").eval()
     units = rows_of(meta)
     shapes: dict[int, tuple[int, ...]] = {}
@@ -162,8 +161,6 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerRow
 def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Multiply-accumulates of convolution and linear layers for one input (what papers
     usually call FLOPs; a MAC is one multiplication and one addition)."""
-    import copy
-
     meta = copy.deepcopy(model).to("meta").eval()
     total = 0
 
