@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from cnnbook.grading.grader import grade_folder
+from cnnbook.grading.engine.grader import grade_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnbook.grading.sandbox import Limits
+from cnnbook.grading.engine.sandbox import Limits
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -28,19 +28,31 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed of the hidden inputs (default: kept in OUT)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per exercise")
     parser.add_argument("--memory-mb", type=int, default=2048, help="memory per submission")
-    parser.add_argument("--shard", type=_shard, default=(0, 1),
-                        help="grade only part I of N, to spread a batch over machines")  # fmt: skip
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        default=(0, 1),
+        help="grade only part I of N, to spread a batch over machines",
+    )
+    parser.add_argument("--require-isolation", action="store_true",
+                        help="refuse to grade unless submissions run in namespaces "
+                             "(bubblewrap)")  # fmt: skip
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    from cnnbook.grading.grader import grade_folder
+    from cnnbook.grading.engine.grader import IsolationError, grade_folder
 
     if not args.submissions.is_dir():
         print(f"{args.submissions}: not a folder", file=sys.stderr)
         return 2
     limits = Limits(timeout=args.timeout, memory_bytes=args.memory_mb * 2**20)
-    rows = grade_folder(args.submissions, args.chapter, args.out, jobs=args.jobs, seed=args.seed,
-                        limits=limits, shard=args.shard)  # fmt: skip
+    try:
+        rows = grade_folder(args.submissions, args.chapter, args.out, jobs=args.jobs,
+                            seed=args.seed, limits=limits, shard=args.shard,
+                            require_isolation=args.require_isolation)  # fmt: skip
+    except IsolationError as error:
+        print(f"cnnbook grade: {error}", file=sys.stderr)
+        return 2
     graded = sum(1 for r in rows if r["status"] == "graded")
     print(f"{graded} of {len(rows)} notebooks graded; see {args.out / 'grades.csv'}")
     return 0

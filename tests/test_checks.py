@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnbook.grading import checker
-from cnnbook.grading.ch01 import EXERCISES
+from cnnbook.grading.chapters.ch01 import EXERCISES
 from cnnbook.grading.checks import PUBLIC_SEED, Case, close_tensor, report, run_cases, same_int
 
 BY_NAME = {ex.name: ex for ex in EXERCISES}

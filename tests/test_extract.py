@@ -3,7 +3,12 @@ import json
 
 import pytest
 
-from cnnbook.grading.extract import NotebookError, extract, library_references, read_code_cells
+from cnnbook.grading.engine.extract import (
+    NotebookError,
+    extract,
+    library_references,
+    read_code_cells,
+)
 
 
 def test_only_imports_definitions_and_literals_survive():

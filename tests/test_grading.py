@@ -14,9 +14,9 @@ import time
 import nbformat
 import pytest
 
-from cnnbook.grading.ch01 import EXERCISES
-from cnnbook.grading.grader import discover, grade_folder, student_name
-from cnnbook.grading.sandbox import Limits
+from cnnbook.grading.chapters.ch01 import EXERCISES
+from cnnbook.grading.engine.grader import discover, grade_folder, student_name
+from cnnbook.grading.engine.sandbox import Limits
 from conftest import ROOT
 
 SOLUTIONS = ROOT / "solutions" / "01-convolution.ipynb"
@@ -339,7 +339,7 @@ def test_gradebook_has_one_row_per_file_and_the_newest_copy_counts(batch):
     with open(batch["out"] / "grades.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(SUBMISSIONS) + len(RAW_FILES) + 2
-    assert list(rows[0]) == ["student", *POINTS, "total", "max", "status", "file"]
+    assert list(rows[0]) == ["student", *POINTS, "total", "max", "status", "isolation", "file"]
     twice = [r for r in rows if r["student"] == "twice"]
     assert sorted(r["status"] for r in twice) == [
         "graded",

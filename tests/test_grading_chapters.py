@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from cnnbook.grading.grader import grade_folder, load_chapter
+from cnnbook.grading.engine.grader import grade_folder, load_chapter
 from conftest import ROOT
 
 CHAPTERS = sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb"))

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnbook.grading.checks import Case, Exercise, run_cases, same_module
-from cnnbook.grading.grader import grade_file
-from cnnbook.grading.sandbox import Limits
+from cnnbook.grading.engine.grader import grade_file
+from cnnbook.grading.engine.sandbox import Limits
 
 
 class Residual(nn.Module):
@@ -37,7 +37,7 @@ def cases(seed: int) -> list[Case]:
 
 
 EXERCISE = Exercise("Residual", 2, cases, same_module(Residual))
-CHAPTER = types.ModuleType("cnnbook.grading.ch99")
+CHAPTER = types.ModuleType("cnnbook.grading.chapters.ch99")
 CHAPTER.EXERCISES = (EXERCISE,)
 CHAPTER.NOTEBOOK = "99-toy"
 

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnbook.grading.runner import call_methods, call_module, call_steps, resolve_functions
+from cnnbook.grading.child.calls import call_methods, call_module, call_steps, resolve_functions
 
 PUBLIC_SEED = 0  # the self-check's cases; the grader draws its own seeds
 
@@ -46,7 +46,10 @@ class Exercise:
     """An exercise as the checks and the grader see it.
 
     `forbidden` names what a solution may not use (the function it re-implements);
-    the grader refuses a solution whose code reaches any of these names.
+    the grader refuses a solution whose code reaches any of these names. Names are
+    read in the source, so one built at run time escapes them: `forbidden_ops` lists
+    the ATen operators (``"aten::convolution"``, or ``"autograd"`` for automatic
+    differentiation) that the grader's child watches for while the exercise runs.
     """
 
     name: str
@@ -54,6 +57,7 @@ class Exercise:
     cases: Callable[[int], Sequence[Case]]  # seed -> cases
     compare: Callable[[Any, Case], str | None]  # (got, case) -> None or why it differs
     forbidden: frozenset[str] = frozenset()
+    forbidden_ops: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -125,7 +129,7 @@ def report(result: CheckResult) -> str:
 
 def checker(chapter: str) -> Callable[[Callable[..., Any]], CheckResult]:
     """A `check(fn)` for one chapter: finds the exercise by the function's name."""
-    module = importlib.import_module(f"cnnbook.grading.ch{chapter}")
+    module = importlib.import_module(f"cnnbook.grading.chapters.ch{chapter}")
     exercises: dict[str, Exercise] = {ex.name: ex for ex in module.EXERCISES}
 
     def check(fn: Callable[..., Any]) -> CheckResult:

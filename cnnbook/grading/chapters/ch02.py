@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnbook.grading.checks import Case, Exercise, close_tensor, close_tensors
-from cnnbook.grading.runner import FUNCTIONS
+from cnnbook.grading.child.calls import FUNCTIONS
 
 NOTEBOOK = "02-backprop-and-losses"
 
@@ -116,15 +116,21 @@ CROSS_ENTROPY = frozenset(
     {"cross_entropy", "CrossEntropyLoss", "log_softmax", "LogSoftmax", "nll_loss", "NLLLoss",
      "logsumexp", "cnnbook"}
 )  # fmt: skip
+AUTOGRAD = frozenset({"autograd"})  # watched at run time: an operator on a tensor needing grad
+CROSS_ENTROPY_OPS = frozenset(
+    {"aten::_log_softmax", "aten::logsumexp", "aten::nll_loss_forward", "aten::nll_loss2d_forward"}
+)
 LINEAR_GRADS = ("grad_x", "grad_weight", "grad_bias")
 MLP_GRADS = ("grad_w1", "grad_b1", "grad_w2", "grad_b2")
 
 # Points per exercise, next to the cases that earn them; the chapter is worth 10.
 EXERCISES = (
     Exercise("linear_backward", 2, _linear_cases, close_tensors(LINEAR_GRADS, 1e-8, 1e-6),
-             GRADIENTS),
-    Exercise("mlp_backward", 3, _mlp_cases, close_tensors(MLP_GRADS, 1e-8, 1e-6), GRADIENTS),
+             GRADIENTS, AUTOGRAD),
+    Exercise("mlp_backward", 3, _mlp_cases, close_tensors(MLP_GRADS, 1e-8, 1e-6), GRADIENTS,
+             AUTOGRAD),
     Exercise("cross_entropy_from_logits", 3, _cross_entropy_cases, close_tensor(1e-4, 1e-5),
-             CROSS_ENTROPY),
-    Exercise("grad_check", 2, _grad_check_cases, close_tensor(1e-6, 1e-5), GRADIENTS),
+             CROSS_ENTROPY, CROSS_ENTROPY_OPS),
+    Exercise("grad_check", 2, _grad_check_cases, close_tensor(1e-6, 1e-5), GRADIENTS,
+             AUTOGRAD),
 )  # fmt: skip

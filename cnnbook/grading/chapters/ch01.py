@@ -182,18 +182,35 @@ POOL = frozenset(
     }
 )
 
+# The operators behind every convolution and max pooling, whatever Python name reaches
+# them (F.conv2d, nn.Conv2d, torch.convolution, ...), down to the backend kernels.
+CONV_OPS = frozenset(
+    f"aten::{name}"
+    for name in (
+        "convolution", "_convolution", "conv1d", "conv2d", "conv3d", "convolution_overrideable",
+        "_slow_conv2d_forward", "thnn_conv2d", "slow_conv_dilated2d", "slow_conv3d_forward",
+        "mkldnn_convolution", "_nnpack_spatial_convolution", "conv_depthwise3d",
+        "_conv_depthwise2d", "cudnn_convolution", "conv_transpose2d", "slow_conv_transpose2d",
+    )
+)  # fmt: skip
+POOL_OPS = frozenset(
+    f"aten::{name}"
+    for name in (
+        "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
+        "max_pool2d_with_indices", "max_pool3d_with_indices", "adaptive_max_pool2d",
+        "mkldnn_max_pool2d", "quantized_max_pool2d", "fractional_max_pool2d",
+    )
+)  # fmt: skip
+CONV_OR_AUTOGRAD = CONV_OPS | {"autograd"}  # receptive field: the reference's measurement
+
 # Points per exercise, next to the cases that earn them; the chapter is worth 12.
 EXERCISES = (
-    Exercise("conv_output_size", 1, _output_size_cases, same_int, CONV),
-    Exercise("conv2d_naive", 3, _conv_cases, close_tensor(atol=1e-4, rtol=1e-4), CONV),
-    Exercise("conv2d_unfold", 3, _conv_cases, close_tensor(atol=1e-4, rtol=1e-4), CONV),
-    Exercise("max_pool2d", 2, _pool_cases, close_tensor(atol=0.0, rtol=0.0), POOL),
+    Exercise("conv_output_size", 1, _output_size_cases, same_int, CONV, CONV_OPS),
+    Exercise("conv2d_naive", 3, _conv_cases, close_tensor(atol=1e-4, rtol=1e-4), CONV, CONV_OPS),
+    Exercise("conv2d_unfold", 3, _conv_cases, close_tensor(atol=1e-4, rtol=1e-4), CONV,
+             CONV_OPS),
+    Exercise("max_pool2d", 2, _pool_cases, close_tensor(atol=0.0, rtol=0.0), POOL, POOL_OPS),
     Exercise("count_conv_params", 1, _param_cases, same_int, CONV),
-    Exercise(
-        "receptive_field",
-        2,
-        _receptive_field_cases,
-        same_int,
-        frozenset({"empirical_receptive_field", "cnnbook", "conv1d"}),
-    ),
-)
+    Exercise("receptive_field", 2, _receptive_field_cases, same_int,
+             frozenset({"empirical_receptive_field", "cnnbook", "conv1d"}), CONV_OR_AUTOGRAD),
+)  # fmt: skip

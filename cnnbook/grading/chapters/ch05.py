@@ -214,13 +214,23 @@ def same_answers(got: Any, case: Case) -> str | None:
 NORMS = frozenset({"batch_norm", "BatchNorm2d", "BatchNorm1d", "group_norm", "GroupNorm",
                    "layer_norm", "LayerNorm", "instance_norm", "InstanceNorm2d",
                    "cnnbook"})  # fmt: skip
+NORM_OPS = frozenset(
+    f"aten::{name}"
+    for name in (
+        "batch_norm", "native_batch_norm", "_native_batch_norm_legit",
+        "_native_batch_norm_legit_no_training", "_batch_norm_with_update",
+        "_batch_norm_no_update", "_batch_norm_impl_index", "cudnn_batch_norm",
+        "miopen_batch_norm", "native_group_norm", "native_layer_norm", "instance_norm",
+    )
+)  # fmt: skip
 INIT = frozenset({"init", "xavier_uniform_", "kaiming_normal_", "cnnbook"})
 
 # Points per exercise, next to the cases that earn them; the chapter is worth 14.
 EXERCISES = (
     Exercise("batch_norm", 3, _batch_norm_cases,
-             close_tensors(("output", "running_mean", "running_var"), 1e-9, 1e-7), NORMS),
-    Exercise("group_norm", 2, _group_norm_cases, close_tensor(1e-9, 1e-7), NORMS),
+             close_tensors(("output", "running_mean", "running_var"), 1e-9, 1e-7), NORMS,
+             NORM_OPS),
+    Exercise("group_norm", 2, _group_norm_cases, close_tensor(1e-9, 1e-7), NORMS, NORM_OPS),
     Exercise("dropout", 2, _dropout_cases, dropout_like,
              frozenset({"dropout", "Dropout", "cnnbook"})),
     Exercise("label_smoothing_ce", 2, _label_smoothing_cases, close_tensor(1e-5, 1e-5),

@@ -24,11 +24,21 @@ from types import ModuleType
 from typing import Any
 
 from cnnbook.grading.checks import Case, Exercise, clone_args
-from cnnbook.grading.extract import NotebookError, extract, library_references, read_code_cells
-from cnnbook.grading.sandbox import Limits, Run, run_submission
+from cnnbook.grading.engine import isolation
+from cnnbook.grading.engine.extract import (
+    NotebookError,
+    extract,
+    library_references,
+    read_code_cells,
+)
+from cnnbook.grading.engine.sandbox import Limits, Run, run_submission
 
-GRADER_VERSION = 1
+GRADER_VERSION = 2  # 2: results carry the isolation level and the operator watch's verdict
 MAX_REASONS = 5  # per exercise in the feedback; the count says how many more failed
+
+
+class IsolationError(RuntimeError):
+    """Namespaces were required but this machine can only isolate by process."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ class Submission:
 def load_chapter(chapter: str) -> ModuleType:
     """The chapter's exercise module, `cnnbook.grading.chNN`."""
     try:
-        return importlib.import_module(f"cnnbook.grading.ch{int(chapter):02d}")
+        return importlib.import_module(f"cnnbook.grading.chapters.ch{int(chapter):02d}")
     except (ValueError, ModuleNotFoundError):
         raise SystemExit(f"no exercises for chapter {chapter!r}") from None
 
@@ -90,6 +100,9 @@ def _score(exercise: Exercise, cases: list[Case], run: Run) -> dict[str, Any]:
         "missing": f"`{exercise.name}` is not defined in the notebook",
         "not_callable": f"`{exercise.name}` is not a function ({run.detail})",
         "not_implemented": "not implemented: it still raises NotImplementedError",
+        "forbidden": f"dispatches {run.detail}, which this exercise asks you to implement yourself",
+        "tampered": f"tampers with the grader's operator watch ({run.detail}); a solution "
+        "never needs to",
     }
     if run.status in messages:
         return {**result, "summary": messages[run.status], "reasons": []}
@@ -115,14 +128,22 @@ def _score(exercise: Exercise, cases: list[Case], run: Run) -> dict[str, Any]:
 
 
 def grade_file(
-    path: Path, chapter: ModuleType, seed: int, cases: dict[str, list[Case]], limits: Limits
+    path: Path,
+    chapter: ModuleType,
+    seed: int,
+    cases: dict[str, list[Case]],
+    limits: Limits,
+    level: str | None = None,
 ) -> dict[str, Any]:
-    """Grade one notebook; never raises for anything the file contains."""
+    """Grade one notebook; never raises for anything the file contains. `level` is the
+    isolation to run it with (`isolation.detect()` when None)."""
     exercises: tuple[Exercise, ...] = chapter.EXERCISES
+    level = level or isolation.detect()
     result: dict[str, Any] = {
         "version": GRADER_VERSION,
         "chapter": chapter.__name__.rsplit(".", 1)[-1],
         "seed": seed,
+        "isolation": level,
         "file": path.name,
         "max": sum(ex.points for ex in exercises),
         "total": 0.0,
@@ -159,8 +180,8 @@ def grade_file(
                 }
                 for c in cases[exercise.name]
             ]
-            to_run.append((exercise.name, inputs))
-    runs = run_submission(extracted.source, to_run, limits) if to_run else {}
+            to_run.append((exercise.name, inputs, exercise.forbidden_ops))
+    runs = run_submission(extracted.source, to_run, limits, level) if to_run else {}
     for exercise in exercises:
         if exercise.name in runs:
             result["exercises"][exercise.name] = _score(
@@ -196,9 +217,19 @@ def grade_folder(
     limits: Limits | None = None,
     shard: tuple[int, int] = (0, 1),
     log: Callable[[str], None] = print,
+    level: str | None = None,
+    require_isolation: bool = False,
 ) -> list[dict[str, Any]]:
-    """Grade every notebook in `submissions` and write the gradebook and feedback to `out`."""
+    """Grade every notebook in `submissions` and write the gradebook and feedback to `out`.
+
+    `level` is the isolation to grade with (`isolation.detect()` when None); with
+    `require_isolation`, anything less than namespaces raises `IsolationError`.
+    """
     chapter = load_chapter(chapter_id)
+    level = level or isolation.detect()
+    if require_isolation and level != isolation.NAMESPACES:
+        raise IsolationError(f"isolation required, but this machine offers {level}: "
+                             "install bubblewrap and allow user namespaces")  # fmt: skip
     limits = limits or Limits()
     (out / "results").mkdir(parents=True, exist_ok=True)
     seed = read_seed(out, seed)
@@ -217,6 +248,7 @@ def grade_folder(
         return (
             old.get("version") == GRADER_VERSION
             and old.get("seed") == seed
+            and old.get("isolation") == level
             and (old.get("chapter") == chapter.__name__.rsplit(".", 1)[-1])
         )
 
@@ -224,10 +256,11 @@ def grade_folder(
         s for s in subs
         if s.superseded_by is None and int(s.sha256, 16) % count == index and not is_current(s)
     ]  # fmt: skip
+    log(f"isolation: {isolation.describe(level)}")
     log(f"{len(subs)} notebooks, {len(todo)} to grade (seed {seed}, {jobs} in parallel)")
 
     def work(sub: Submission) -> None:
-        result = grade_file(sub.path, chapter, seed, cases, limits)
+        result = grade_file(sub.path, chapter, seed, cases, limits, level)
         _write_json(result_path(sub), result)
         log(f"  {sub.student}: {result['total']:g}/{result['max']:g} ({result['status']})")
 
@@ -261,12 +294,14 @@ def write_gradebook(
             continue
         for name in names:
             row[name] = result["exercises"].get(name, {}).get("points", 0.0)
-        row.update(total=result["total"], status=result["status"])
+        row.update(
+            total=result["total"], status=result["status"], isolation=result.get("isolation", "")
+        )
         rows.append(row)
         (out / "feedback" / f"{_safe(sub.student)}.md").write_text(feedback(sub, result))
     with open(out / "grades.csv", "w", newline="") as f:
         writer = csv.DictWriter(
-            f, ["student", *names, "total", "max", "status", "file"], restval=""
+            f, ["student", *names, "total", "max", "status", "isolation", "file"], restval=""
         )
         writer.writeheader()
         writer.writerows(rows)
@@ -303,6 +338,7 @@ def feedback(sub: Submission, result: dict[str, Any]) -> str:
         lines += ["## Notes", ""] + [f"- {note}" for note in result["notes"]] + [""]
     lines.append(
         "The grader runs only your imports, function and class definitions and constants, "
-        "on inputs that differ from the notebook's self-checks."
+        "on inputs that differ from the notebook's self-checks "
+        f"(isolation: {result.get('isolation', 'unknown')})."
     )
     return "\n".join(lines) + "\n"

@@ -1,0 +1,91 @@
+"""How an exercise is called: shared by the students' self-checks and the grader's child.
+
+Both must call a student's function the same way, or a solution that passes its
+self-check could fail in the grader. The child imports this file by path, so it imports
+nothing of the course package.
+"""
+
+import torch
+
+# Functions an exercise may receive as an argument (e.g. the function to differentiate
+# in a gradient check). Functions cannot travel as data, so a case names one with
+# {"__function__": name} and both the self-check and this child resolve the name here.
+FUNCTIONS = {
+    "sum_of_squares": lambda x: (x**2).sum(),
+    "log_sum_exp": lambda x: torch.logsumexp(x.flatten(), 0),
+    "sin_times_cos": lambda x: (torch.sin(x) * torch.cos(2 * x)).sum(),
+    "softplus_norm": lambda x: torch.nn.functional.softplus(x).pow(2).sum().sqrt(),
+    "cubic_mix": lambda x: (x**3).sum() - (x.flatten()[:-1] * x.flatten()[1:]).sum(),
+}
+
+
+def resolve_functions(value):
+    """`value` with every {"__function__": name} replaced by the function it names."""
+    if isinstance(value, dict):
+        if set(value) == {"__function__"}:
+            return FUNCTIONS[value["__function__"]]
+        return {k: resolve_functions(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(resolve_functions(v) for v in value)
+    return value
+
+
+def call_steps(step, param, grads, hyper: dict):
+    """How an optimizer exercise is run: one state dict, one call per gradient, like
+    `torch.optim` keeping per-parameter state between steps."""
+    state: dict = {}
+    for grad in grads:
+        param = step(param, grad, state, **hyper)
+    return param
+
+
+def call_methods(cls, args: tuple, kwargs: dict, method: str, calls) -> list:
+    """How a stateful-object exercise is run (an early-stopping rule, say): build it,
+    call `method` once per argument tuple in `calls`, and collect the answers."""
+    obj = cls(*args, **kwargs)
+    return [getattr(obj, method)(*call) for call in calls]
+
+
+def randomize_state(module) -> None:
+    """Give every floating-point entry of `module`'s state dict fresh values from a fixed
+    seed: N(0, 1/fan_in) for weights, N(0, 0.25) for biases, BN scales and shifts and
+    running means, U(0.5, 1.5) for running variances (which must stay positive); integer
+    buffers such as `num_batches_tracked` are left alone.
+
+    With PyTorch's default initialization a batch norm in eval mode is nearly the
+    identity (running mean 0, variance 1, scale 1, shift 0), so a block that forgot to
+    apply one of its batch norms would match the reference. Biases start non-zero for
+    the same reason. The grader loads the state dict returned next to the output into its
+    reference, so both sides see the same values.
+    """
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+                continue
+            shape = tuple(tensor.shape)
+            if name.endswith("running_var"):
+                values = torch.rand(shape, generator=generator, dtype=torch.float64) + 0.5
+            elif len(shape) >= 2 and shape[0] > 0:
+                fan_in = max(1, tensor.numel() // shape[0])
+                values = torch.randn(shape, generator=generator, dtype=torch.float64) / fan_in**0.5
+            else:
+                values = torch.randn(shape, generator=generator, dtype=torch.float64) * 0.5
+            tensor.copy_(values)
+
+
+def call_module(cls, args: tuple, kwargs: dict, inputs: tuple) -> dict:
+    """How a module exercise is run: build it, give its weights and buffers seeded random
+    values (`randomize_state`), run `inputs` through it in eval mode, and report its
+    output, its parameter count and its state dict (the grader loads that state dict into
+    its reference to know what the output should be)."""
+    module = cls(*args, **kwargs)
+    randomize_state(module)
+    module.eval()
+    with torch.no_grad():
+        output = module(*inputs)
+    return {
+        "output": output,
+        "parameters": sum(p.numel() for p in module.parameters()),
+        "state_dict": dict(module.state_dict()),
+    }
