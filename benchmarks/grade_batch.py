@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 
+from cnnbook.grading.engine import isolation
 from cnnbook.grading.engine.grader import grade_folder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,7 @@ def main() -> None:
             nb = kinds[kind]()
             nb.cells[0].source += f"\n\n<!-- student {i} -->"  # distinct files, distinct hashes
             nbformat.write(nb, submissions / f"student{i:03d}_{kind}_Copy of 01-convolution.ipynb")
+        level = isolation.detect()  # once, outside the timing, as the CLI does
         start = time.perf_counter()
         rows = grade_folder(submissions, "01", out, jobs=args.jobs, log=lambda _: None)
         seconds = time.perf_counter() - start
@@ -60,7 +62,8 @@ def main() -> None:
         shutil.rmtree(out)
     print(
         f"graded {len(rows)} notebooks with -j {args.jobs} in {seconds:.1f} s: "
-        f"{len(rows) / seconds * 60:.0f} notebooks per minute (totals seen: {totals})"
+        f"{len(rows) / seconds * 60:.0f} notebooks per minute, isolation: {level} "
+        f"(totals seen: {totals})"
     )
 
 

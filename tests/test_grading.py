@@ -120,6 +120,12 @@ SUBMISSIONS = {
         "def conv2d_unfold(x, weight, bias=None, stride=1, padding=0, dilation=1):\n"
         "    return helper(x, weight, bias, stride, padding, dilation)",
     ),
+    "runtime-cheater": lambda: solution_with(
+        conv2d_naive="import torch.nn.functional as F\n"
+        "def conv2d_naive(x, weight, bias=None, stride=1, padding=0, dilation=1):\n"
+        "    name = ''.join(['co', 'nv', '2d'])\n"
+        "    return getattr(F, name)(x, weight, bias, stride, padding, dilation)",
+    ),
     "subclass": lambda: solution_with(
         conv2d_naive="import torch\nclass Liar(torch.Tensor):\n"
         "    def __eq__(self, other):\n        return True\n"
@@ -289,6 +295,13 @@ def test_calling_the_library_function_is_refused(batch):
     assert got["conv2d_naive"] == got["conv2d_unfold"] == 0
     assert "uses conv2d" in summary(batch, "cheater", "conv2d_naive")
     assert "uses conv2d" in summary(batch, "cheater", "conv2d_unfold")
+
+
+def test_a_library_call_behind_a_name_built_at_run_time_is_caught(batch):
+    got = points(batch, "runtime-cheater")
+    assert got["conv2d_naive"] == 0
+    assert "dispatches aten::conv2d" in summary(batch, "runtime-cheater", "conv2d_naive")
+    assert sum(got.values()) == FULL - POINTS["conv2d_naive"]
 
 
 def test_a_tensor_subclass_cannot_fake_equality(batch):

@@ -122,10 +122,17 @@ def replacing_the_kernel():
     gc.get_referrers(library)  # keep it alive until the watch looks
 
 
+def libraries() -> list[torch.library.Library]:
+    return [obj for obj in gc.get_objects() if type(obj) is torch.library.Library]
+
+
+TORCH_OWN = {id(library) for library in libraries()}  # torch's own, e.g. meta kernels
+
+
 def removing_the_watch_libraries():
-    for obj in gc.get_objects():
-        if type(obj) is torch.library.Library and obj.ns == "aten" and obj.m is not None:
-            obj._destroy()
+    for library in libraries():
+        if id(library) not in TORCH_OWN and library.m is not None:
+            library._destroy()
 
 
 def disabling_the_mode():

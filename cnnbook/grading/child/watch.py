@@ -66,6 +66,10 @@ class _GradRecorder(TorchDispatchMode):
         super().__init__()
         self._found = found
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False  # else the first dispatch imports torch._dynamo: 1.5 s per child
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if AUTOGRAD not in self._found and any(
@@ -149,7 +153,6 @@ class Watch:
         if AUTOGRAD in self.forbidden:
             self._mode = _GradRecorder(self.found)
             self._mode.__enter__()
-            torch.zeros(1).add_(1)  # the first dispatch to a mode imports more of torch
             for owner, name in ESCAPES:
                 if hasattr(owner, name):
                     label = f"{getattr(owner, '__name__', owner)}.{name}"
@@ -170,6 +173,13 @@ class Watch:
             self.tampered.add("the watched operators' kernels")
         for library in self._libraries:
             library._destroy()
+
+
+def warm_up() -> None:
+    """Import what a watch first imports (the first dispatch to a mode loads more of
+    torch) while the child may still read every file, before it drops privileges."""
+    with Watch({AUTOGRAD, "aten::convolution"}):
+        torch.zeros(1).add_(1)
 
 
 def _table(operator: str) -> str:

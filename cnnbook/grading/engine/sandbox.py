@@ -232,17 +232,24 @@ def _run_child(workdir: Path, stderr, limits: Limits, level: str) -> tuple[_Prog
 def _watch(child_process: subprocess.Popen, pipe, progress: _Progress, timeout: float) -> bool:
     """Read `pipe` until the child exits; kill it when one exercise runs past `timeout`."""
     clock: dict[str, float] = {}
+    open_pipe = True
     while True:
-        ready, _, _ = select.select([pipe], [], [], POLL_SECONDS)
-        if ready:
-            data = pipe.read(4096)
+        if open_pipe:
+            ready, _, _ = select.select([pipe], [], [], POLL_SECONDS)
+            data = pipe.read(4096) if ready else None
             if data:
                 progress.feed(data)
+            elif ready:  # end of file: the child is on its way out
+                open_pipe = False
         if child_process.poll() is not None:
-            with contextlib.suppress(OSError):
-                os.set_blocking(pipe.fileno(), False)
-                progress.feed(pipe.read(MAX_PROGRESS_BYTES) or b"")
+            if open_pipe:
+                with contextlib.suppress(OSError):
+                    os.set_blocking(pipe.fileno(), False)
+                    progress.feed(pipe.read(MAX_PROGRESS_BYTES) or b"")
             return False
+        if not open_pipe:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child_process.wait(POLL_SECONDS)
         now = time.monotonic()
         current = progress.current
         if current is not None:
