@@ -182,7 +182,10 @@ def test_a_private_directory_does_not_hide_the_interpreter(namespaces, tmp_path)
     grade a solution that imports `numpy.testing` inside a function."""
     if sys.prefix == sys.base_prefix:
         pytest.skip("needs a virtual environment to copy")
-    private = Path(tempfile.mkdtemp(prefix=".private-", dir=Path(sys.prefix).parent))
+    try:
+        private = Path(tempfile.mkdtemp(prefix=".private-", dir=Path(sys.prefix).parent))
+    except OSError as error:  # an environment installed for all users, say under /opt
+        pytest.skip(f"cannot make a folder beside the environment: {error}")
     try:
         assert private.stat().st_mode & 0o777 == 0o700
         copy = subprocess.run(["cp", "-al", sys.prefix, private / "venv"], capture_output=True)

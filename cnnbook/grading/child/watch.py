@@ -176,8 +176,8 @@ class Watch:
 
 
 def warm_up() -> None:
-    """Import what a watch first imports (the first dispatch to a mode loads more of
-    torch) while the child may still read every file, before it drops privileges."""
+    """Import what registering kernels and entering a mode first import, while the
+    child may still read every file (before it drops privileges in the fallback)."""
     with Watch({AUTOGRAD, "aten::convolution"}):
         torch.zeros(1).add_(1)
 
