@@ -3,6 +3,7 @@ for, whatever route reaches it, honest code passes, and blinding the watch is no
 
 import contextlib
 import gc
+import warnings
 
 import pytest
 import torch
@@ -89,6 +90,10 @@ def test_the_watch_leaves_nothing_behind():
     watched(ops(ch01, "conv2d_naive") | {"autograd"}, lambda: None)
     assert torch._C._dispatch_dump("aten::convolution") == before
     assert F.conv2d(X, W).shape == (2, 4, 6, 6)
+    x = torch.randn(1, 1, 9, requires_grad=True)
+    with warnings.catch_warnings():  # autograd of conv1d, a composite, still registered
+        warnings.simplefilter("error")
+        F.conv1d(x, torch.ones(1, 1, 3)).sum().backward()
     assert torch.utils._python_dispatch._get_current_dispatch_mode_stack() == []
     replaced = [*ESCAPES, (torch._C, "_dispatch_library"), (torch.library.Library, "impl")]
     assert all(
@@ -117,22 +122,18 @@ def test_dispatch_tricks_still_reach_the_watched_kernel(route):
 
 def replacing_the_kernel():
     library = torch.library.Library("aten", "IMPL")
-    library.impl("conv2d", lambda *args: torch.zeros(1), "CPU")
+    library.impl("convolution", lambda *args: torch.zeros(1), "CPU")
     F.conv2d(X, W)
     gc.get_referrers(library)  # keep it alive until the watch looks
 
 
-def libraries() -> list[torch.library.Library]:
-    return [obj for obj in gc.get_objects() if type(obj) is torch.library.Library]
-
-
-TORCH_OWN = {id(library) for library in libraries()}  # torch's own, e.g. meta kernels
-
-
 def removing_the_watch_libraries():
-    for library in libraries():
-        if id(library) not in TORCH_OWN and library.m is not None:
-            library._destroy()
+    """Find the library that put a CPU kernel over convolution (the watch's: PyTorch's
+    own registers only meta kernels from Python) and destroy it, as a submission could
+    through the garbage collector."""
+    for obj in gc.get_objects():
+        if type(obj) is torch.library.Library and "aten/convolution/CPU" in obj._op_impls:
+            obj._destroy()
 
 
 def disabling_the_mode():

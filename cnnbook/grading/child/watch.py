@@ -134,6 +134,8 @@ class Watch:
     def __enter__(self) -> Watch:
         by_namespace: dict[str, list[str]] = {}
         for qualified in sorted(self.forbidden - {AUTOGRAD}):
+            if _decomposes(qualified):
+                continue  # caught where it decomposes to (conv2d -> convolution)
             namespace, _, name = qualified.partition("::")
             by_namespace.setdefault(namespace, []).append(name)
         with warnings.catch_warnings():  # "overriding a previously registered kernel"
@@ -180,6 +182,17 @@ def warm_up() -> None:
     child may still read every file (before it drops privileges in the fallback)."""
     with Watch({AUTOGRAD, "aten::convolution"}):
         torch.zeros(1).add_(1)
+
+
+def _decomposes(operator: str) -> bool:
+    """Whether `operator` is written in terms of others (CompositeImplicitAutograd).
+    Such an operator is never overridden: its decomposition reaches a watched kernel
+    anyway, and a kernel put over it and removed again leaves its autograd broken for
+    the rest of the process."""
+    try:
+        return torch._C._dispatch_has_kernel_for_dispatch_key(operator, "CompositeImplicitAutograd")
+    except RuntimeError:
+        return False
 
 
 def _table(operator: str) -> str:
