@@ -171,7 +171,7 @@ def _load_result(workdir: Path, name: str) -> Run:
         assert isinstance(status, str)
     except Exception:  # a forged or truncated file is simply no result
         return Run("crashed", detail="returned no readable result")
-    return Run(status, list(data.get("outputs", [])), str(data.get("detail", "")))
+    return Run(status[:50], list(data.get("outputs", [])), str(data.get("detail", ""))[:300])
 
 
 def run_submission(
