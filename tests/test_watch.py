@@ -124,7 +124,6 @@ def replacing_the_kernel():
     library = torch.library.Library("aten", "IMPL")
     library.impl("convolution", lambda *args: torch.zeros(1), "CPU")
     F.conv2d(X, W)
-    gc.get_referrers(library)  # keep it alive until the watch looks
 
 
 def removing_the_watch_libraries():

@@ -120,6 +120,6 @@ def describe(level: str) -> str:
     if level == NAMESPACES:
         return "namespaces (bubblewrap: no network, no view of other files or processes)"
     return (
-        "process only (no bubblewrap or no user namespaces: submitted code can read what "
-        "the grader's user can, and reach the network)"
+        "process only (no bubblewrap or no user namespaces: submitted code can reach the "
+        "network and read what the grader's user can, or nobody when the grader is root)"
     )
