@@ -6,9 +6,17 @@ INSTALLED := $(VENV)/.installed
 VENDOR_JS := _vendor/mathjax/tex-chtml.js
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: book test lint exercises data vendor clean
+.PHONY: book test lint lock exercises data vendor clean python-check
 
-$(INSTALLED): requirements.txt pyproject.toml
+# One line, before anything is installed, when the interpreter cannot work: the lock
+# covers CPython 3.10 to 3.13, and Debian/Ubuntu ship `venv` in a separate package.
+python-check:
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null \
+	|| { echo "cnnbook needs Python 3.10 to 3.13; '$(PYTHON)' is $$(command -v $(PYTHON) >/dev/null && $(PYTHON) -V 2>&1 || echo not found); pick one with make PYTHON=/path/to/python3.X"; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null \
+	|| { echo "'$(PYTHON)' has no venv module: sudo apt-get install python3-venv (or python3.X-venv)"; exit 1; }
+
+$(INSTALLED): requirements.txt pyproject.toml | python-check
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
@@ -43,6 +51,12 @@ book: $(INSTALLED) $(VENDOR_JS)
 
 test: $(INSTALLED) $(VENDOR_JS) data
 	$(BIN)/python -m pytest
+
+# Resolve requirements.in for every supported Python at once (markers where versions
+# differ), keeping the current pins where they still fit. Needs the package index.
+lock: $(INSTALLED)
+	$(BIN)/uv pip compile --universal --python-version 3.10 --custom-compile-command "make lock" \
+		requirements.in -o requirements.txt
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
