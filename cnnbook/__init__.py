@@ -7,12 +7,13 @@ so that `import cnnbook` stays cheap in Colab.
 
 from cnnbook import data, measure, plotting, training
 from cnnbook.publish import glue
-from cnnbook.runtime import describe, device, seed
+from cnnbook.runtime import budget, describe, device, seed, sized
 
 __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "budget",
     "data",
     "describe",
     "device",
@@ -20,5 +21,6 @@ __all__ = [
     "measure",
     "plotting",
     "seed",
+    "sized",
     "training",
 ]

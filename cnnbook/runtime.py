@@ -1,13 +1,16 @@
 """Where code runs and how it is made repeatable.
 
 Every notebook calls `device()` and `seed()` in its setup cell, so a chapter runs
-unchanged on a laptop CPU, in Colab on a GPU, and in the test suite.
+unchanged on a laptop CPU, in Colab on a GPU, and in the test suite. Experiments that
+would take minutes on a CPU pick their size with `sized()`.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import random
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -25,6 +28,31 @@ def device() -> torch.device:
         torch.backends.cudnn.allow_tf32 = False
         return torch.device("cuda")
     return torch.device("cpu")
+
+
+BUDGET_VARIABLE = "CNNBOOK_BUDGET"
+T = TypeVar("T")
+
+
+def budget() -> str:
+    """"cpu" or "gpu": the size of experiment a chapter runs here.
+
+    By default the GPU-size runs (more data, more epochs) go where CUDA is present. The
+    environment variable CNNBOOK_BUDGET=cpu|gpu overrides it: `gpu` runs them on any
+    device, so their code is exercised on a CPU too (the slow tests do); `cpu` keeps a
+    GPU to the small runs, to compare timings with a CPU machine on the same work.
+    """
+    chosen = os.environ.get(BUDGET_VARIABLE, "").strip().lower()
+    if chosen in ("cpu", "gpu"):
+        return chosen
+    if chosen:
+        raise ValueError(f"{BUDGET_VARIABLE} must be 'cpu' or 'gpu', not {chosen!r}")
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def sized(cpu: T, gpu: T) -> T:
+    """The CPU-size or the GPU-size setting of an experiment, as `budget()` says."""
+    return gpu if budget() == "gpu" else cpu
 
 
 def seed(value: int = 0) -> None:

@@ -1,6 +1,7 @@
 import random
 
 import numpy as np
+import pytest
 import torch
 
 import cnnbook
@@ -31,3 +32,15 @@ def test_describe_names_device_and_versions():
 
 def test_glue_returns_its_value_outside_a_notebook():
     assert cnnbook.glue("answer", 42) == 42
+
+
+def test_budget_follows_the_device_unless_the_environment_says(monkeypatch):
+    monkeypatch.delenv("CNNBOOK_BUDGET", raising=False)
+    assert cnnbook.budget() == ("gpu" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setenv("CNNBOOK_BUDGET", "gpu")
+    assert cnnbook.sized(cpu=(1, 2), gpu=(3, 4)) == (3, 4)
+    monkeypatch.setenv("CNNBOOK_BUDGET", " CPU ")
+    assert cnnbook.sized(cpu=(1, 2), gpu=(3, 4)) == (1, 2)
+    monkeypatch.setenv("CNNBOOK_BUDGET", "tpu")
+    with pytest.raises(ValueError, match="CNNBOOK_BUDGET"):
+        cnnbook.budget()
