@@ -35,7 +35,7 @@ T = TypeVar("T")
 
 
 def budget() -> str:
-    """"cpu" or "gpu": the size of experiment a chapter runs here.
+    """The size of experiment a chapter runs here: "cpu" or "gpu".
 
     By default the GPU-size runs (more data, more epochs) go where CUDA is present. The
     environment variable CNNBOOK_BUDGET=cpu|gpu overrides it: `gpu` runs them on any

@@ -36,12 +36,15 @@ def test_cell_timeouts_are_configured_for_the_suite_and_the_book_build():
 def _run_notebook(tmp_path, source: str, *options: str, budget: float = 60):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import signal, time"), nbformat.v4.new_code_cell(source)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, tmp_path / "case.ipynb")
     shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "pytest.ini").write_text(
-        "[pytest]\naddopts = --nbval-lax -p no:cacheprovider\n"
-        f"notebook_budget_seconds = {budget}\n"
+        f"[pytest]\naddopts = --nbval-lax -p no:cacheprovider\nnotebook_budget_seconds = {budget}\n"
     )
     start = time.monotonic()
     result = subprocess.run(

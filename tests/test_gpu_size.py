@@ -20,7 +20,9 @@ DEVICE_TEST = re.compile(r"device\.type\s*[!=]=|cuda\.is_available\(\)")
 
 
 def _code(path):
-    return "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    return "\n".join(
+        c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
