@@ -68,9 +68,10 @@ def pytest_runtest_makereport(item, call):
         and seconds > _budget(item.config)
         and _budget_applies()
     ):
+        budget = _budget(item.config)
         report.outcome = "failed"
         report.longrepr = (
-            f"{path} took {seconds:.1f} s in this run, over its {_budget(item.config):.0f} s budget "
+            f"{path} took {seconds:.1f} s in this run, over its {budget:.0f} s budget "
             "(see design.md: every notebook must run within it on a 2-core CPU)"
         )
 
