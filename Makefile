@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 VENDOR_JS := _vendor/mathjax/tex-chtml.js
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: book test lint lock exercises data vendor clean python-check
+.PHONY: book test test-gpu-size gpu-report lint lock exercises data vendor clean python-check
 
 # One line, before anything is installed, when the interpreter cannot work: the lock
 # covers CPython 3.10 to 3.13, and Debian/Ubuntu ship `venv` in a separate package.
@@ -57,6 +57,16 @@ test: $(INSTALLED) $(VENDOR_JS) data
 lock: $(INSTALLED)
 	$(BIN)/uv pip compile --universal --python-version 3.10 --custom-compile-command "make lock" \
 		requirements.in -o requirements.txt
+
+# The chapters' GPU-size branches (CNNBOOK_BUDGET=gpu), executed on whatever device is
+# here: on a CPU this takes many minutes, so it is not part of `make test`.
+test-gpu-size: $(INSTALLED) data
+	CNNBOOK_BUDGET=gpu $(BIN)/python -m pytest -m slow tests/test_gpu_size.py
+
+# On a machine with CUDA: execute every chapter there and record time, device and the
+# accuracies reached in reports/cuda.json and the book's execution-report page.
+gpu-report: $(INSTALLED) data
+	$(BIN)/python tools/execution_report.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

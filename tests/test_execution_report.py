@@ -1,0 +1,47 @@
+"""The execution report the book shows is drawn from the recorded runs, and says what is missing."""
+
+import json
+import sys
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "tools"))
+from execution_report import PAGE, REPORTS, render
+
+RUN = {
+    "kind": "cpu",
+    "machine": "2-core x86_64 CPU",
+    "date": "2026-11-23",
+    "torch": "2.14.1",
+    "python": "3.11.7",
+    "budget": "cpu",
+    "notebooks": [
+        {
+            "notebook": "06-x.ipynb",
+            "seconds": 41.0,
+            "device": "device: cpu",
+            "accuracies": {"best_accuracy": 0.9012},
+        },
+        {"notebook": "01-y.ipynb", "seconds": 9.5, "device": "device: cpu", "accuracies": {}},
+    ],
+}
+
+
+def test_a_cpu_run_alone_says_no_gpu_run_is_recorded():
+    page = render([RUN])
+    assert "No GPU run is recorded yet" in page
+    assert "| 06-x.ipynb | 41.0 | best_accuracy 90.12% |" in page
+    assert "| 01-y.ipynb | 9.5 | none |" in page
+
+
+def test_a_gpu_run_is_shown_beside_the_cpu_run():
+    gpu = {**RUN, "kind": "cuda", "machine": "NVIDIA H100", "budget": "gpu"}
+    page = render([gpu, RUN])
+    assert "No GPU run" not in page
+    assert page.index("## CPU") < page.index("## CUDA: NVIDIA H100")
+
+
+def test_the_page_in_the_book_is_drawn_from_the_recorded_runs():
+    runs = [json.loads(p.read_text()) for p in sorted(REPORTS.glob("*.json"))]
+    assert runs, "reports/ holds no run: python tools/execution_report.py --allow-cpu"
+    assert PAGE.read_text() == render(runs), "run tools/execution_report.py to redraw the page"

@@ -1,0 +1,120 @@
+"""Execute every chapter on this machine and record what it took and what it reached.
+
+`make gpu-report` runs this on a machine with CUDA: each chapter executes there with its
+GPU-size settings, and the report keeps, per notebook, the wall time, the device line
+the setup cell printed and every accuracy the chapter glued into its prose. Results go
+to reports/<device>.json (one file per kind of device, so a CPU and a GPU run sit side
+by side); book/execution-report.md, the page the book shows, is redrawn from all of them.
+
+    python tools/execution_report.py            # needs CUDA
+    python tools/execution_report.py --allow-cpu  # the CPU run of the same table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import nbformat
+import torch
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ROOT / "reports"
+PAGE = ROOT / "book" / "execution-report.md"
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def execute(path: Path) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(
+        nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    seconds = time.perf_counter() - start
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    lines = [line for o in outputs for line in o.get("text", "").splitlines()]
+    device = next((line for line in lines if line.startswith("device:")), "")
+    accuracies = {
+        o.metadata["scrapbook"]["name"]: float(o.data[GLUE_PREFIX + "text/plain"])
+        for o in outputs
+        if "scrapbook" in o.get("metadata", {})
+        and "accuracy" in o.metadata["scrapbook"]["name"]
+        and GLUE_PREFIX + "text/plain" in o.get("data", {})
+    }
+    return {"notebook": path.name, "seconds": round(seconds, 1), "device": device,
+            "accuracies": accuracies}  # fmt: skip
+
+
+def render(reports: list[dict]) -> str:
+    lines = [
+        "# Execution report",
+        "",
+        "What each chapter took to execute top to bottom, on which device, and the",
+        "accuracies it reached, as measured by `tools/execution_report.py`. On a GPU the",
+        "chapters take their GPU-size settings (more data and epochs; `cnnbook.sized`).",
+        "",
+    ]
+    if not any(r["kind"] == "cuda" for r in reports):
+        lines += [
+            "No GPU run is recorded yet: on a machine with CUDA, `make gpu-report` adds one.",
+            "",
+        ]
+    for report in sorted(reports, key=lambda r: r["kind"]):
+        lines += [
+            f"## {report['kind'].upper()}: {report['machine']}",
+            "",
+            f"Measured on {report['date']} with torch {report['torch']}, Python "
+            f"{report['python']}, budget `{report['budget']}`.",
+            "",
+            "| notebook | seconds | accuracies reached |",
+            "| --- | ---: | --- |",
+        ]
+        for row in report["notebooks"]:
+            reached = ", ".join(f"{k} {v:.2%}" for k, v in row["accuracies"].items()) or "none"
+            lines.append(f"| {row['notebook']} | {row['seconds']:.1f} | {reached} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--allow-cpu", action="store_true", help="record a CPU run")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter")
+    args = parser.parse_args(argv)
+    cuda = torch.cuda.is_available()
+    if not cuda and not args.allow_cpu:
+        print("no CUDA device here: run on a GPU machine, or pass --allow-cpu", file=sys.stderr)
+        return 2
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    paths = args.notebooks or sorted((ROOT / "book").glob("[0-9][0-9]-*.ipynb"))
+    rows = []
+    for path in paths:
+        rows.append(execute(path))
+        print(f"{rows[-1]['seconds']:7.1f} s  {path.name}  {rows[-1]['accuracies']}", flush=True)
+    kind = "cuda" if cuda else "cpu"
+    cpu = f"{os.cpu_count()}-core {platform.machine()} CPU"
+    report = {
+        "kind": kind,
+        "machine": torch.cuda.get_device_name() if cuda else cpu,
+        "date": date.today().isoformat(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "budget": os.environ.get("CNNBOOK_BUDGET", "gpu" if cuda else "cpu"),
+        "notebooks": rows,
+    }  # fmt: skip
+    REPORTS.mkdir(exist_ok=True)
+    (REPORTS / f"{kind}.json").write_text(json.dumps(report, indent=1) + "\n")
+    PAGE.write_text(render([json.loads(p.read_text()) for p in sorted(REPORTS.glob("*.json"))]))
+    print(f"wrote {REPORTS / f'{kind}.json'} and {PAGE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
