@@ -13,6 +13,8 @@ from collections import defaultdict
 
 import pytest
 
+import cnnbook
+
 # The suite runs two test processes on two cores; if each also ran two BLAS/OpenMP
 # threads, the cores would be oversubscribed and notebooks took twice as long (measured:
 # Chapter 3 alongside Chapter 1, 33 s vs 11 s). Set before xdist starts its workers,
@@ -28,11 +30,6 @@ _last_item: dict[str, str] = {}
 def _notebook(nodeid: str) -> str | None:
     path = nodeid.split("::", 1)[0]
     return path if path.endswith(".ipynb") else None
-
-
-def _budget_applies() -> bool:
-    """GPU-size runs (CNNBOOK_BUDGET=gpu, the slow tests) are allowed to take longer."""
-    return os.environ.get("CNNBOOK_BUDGET", "").strip().lower() != "gpu"
 
 
 def pytest_addoption(parser):
@@ -60,15 +57,10 @@ def pytest_runtest_makereport(item, call):
     if path is None:
         return
     _worker_seconds[path] += report.duration
-    seconds = _worker_seconds[path]
-    if (
-        call.when == "call"
-        and item.nodeid == _last_item.get(path)
-        and report.passed
-        and seconds > _budget(item.config)
-        and _budget_applies()
-    ):
-        budget = _budget(item.config)
+    seconds, budget = _worker_seconds[path], _budget(item.config)
+    last = call.when == "call" and item.nodeid == _last_item.get(path)
+    # GPU-size runs (on a GPU, or CNNBOOK_BUDGET=gpu: the slow tests) may take longer.
+    if last and report.passed and seconds > budget and cnnbook.budget() == "cpu":
         report.outcome = "failed"
         report.longrepr = (
             f"{path} took {seconds:.1f} s in this run, over its {budget:.0f} s budget "
