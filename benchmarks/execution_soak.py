@@ -8,6 +8,10 @@ timeout the script dumps the Python stacks of the client and the kernel with py-
 (when installed) before giving up on that run.
 
     python benchmarks/execution_soak.py book/04-activations.ipynb --runs 50 -j 2
+    python benchmarks/execution_soak.py book/0*.ipynb --runs 5 --nbval
+
+With --nbval each execution is the suite's own: pytest with nbval on that notebook, and
+the stacks of pytest and its kernel are dumped if it is still running at the timeout.
 
 Prints one line per execution and a summary: runs, stalls, seconds per run.
 """
@@ -29,11 +33,11 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _dump_stacks(pid: int, label: str) -> str:
+def _dump_stacks(pid: int, label: str, *options: str) -> str:
     if not shutil.which("py-spy"):
         return f"[{label} {pid}: py-spy not installed]"
     out = subprocess.run(
-        ["py-spy", "dump", "--pid", str(pid)], capture_output=True, text=True, check=False
+        ["py-spy", "dump", "--pid", str(pid), *options], capture_output=True, text=True, check=False
     )
     return f"[{label} {pid}]\n{out.stdout}{out.stderr}"
 
@@ -67,6 +71,35 @@ def execute_once(path: str, timeout: int) -> tuple[str, float, str]:
     return "ok", time.perf_counter() - start, ""
 
 
+def execute_with_nbval(path: str, timeout: int) -> tuple[str, float, str]:
+    """Run one notebook as the suite does; a run past `timeout` seconds is a stall."""
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-o",
+        "addopts=",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-lax",
+        "--nbval-current-env",
+        f"--nbval-cell-timeout={timeout}",
+        path,
+    ]
+    start = time.perf_counter()
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as process:  # fmt: skip
+        try:
+            output, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stacks = _dump_stacks(process.pid, "pytest and its kernel", "--subprocesses")
+            output, _ = process.communicate()
+            return "STALL", time.perf_counter() - start, f"{output[-3000:]}\n{stacks}"
+    outcome = "ok" if process.returncode == 0 else "ERROR"
+    return outcome, time.perf_counter() - start, "" if outcome == "ok" else output[-3000:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+")
@@ -74,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=120, help="seconds per cell")
     parser.add_argument("--log", type=Path, help="also append the lines and stacks here")
+    parser.add_argument("--nbval", action="store_true", help="execute through pytest and nbval")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -83,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds: list[float] = []
     log = open(args.log, "a") if args.log else None  # noqa: SIM115 (kept open while running)
     with tempfile.TemporaryDirectory(), ProcessPoolExecutor(args.jobs) as pool:
-        futures = {pool.submit(execute_once, nb, args.timeout): nb for nb in jobs}
+        run = execute_with_nbval if args.nbval else execute_once
+        futures = {pool.submit(run, nb, args.timeout): nb for nb in jobs}
         for n, future in enumerate(as_completed(futures), 1):
             outcome, took, detail = future.result()
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
