@@ -46,18 +46,22 @@ def evaluate(
     device: torch.device | str,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
 ) -> tuple[float, float]:
-    """Mean loss and accuracy over `batches`, in eval mode (dropout off, BN frozen)."""
+    """Mean loss and accuracy over `batches`, in eval mode (dropout off, BN frozen).
+
+    Accuracy counts every label: one per image for classification, one per pixel for
+    segmentation (pixel accuracy), where outputs are (N, classes, H, W)."""
     was_training = model.training
     model.eval()
-    total_loss, correct, count = 0.0, 0, 0
+    total_loss, correct, count, labels = 0.0, 0, 0, 0
     for inputs, targets in batches:
         inputs, targets = inputs.to(device), targets.to(device)
         outputs = model(inputs)
         total_loss += float(loss_fn(outputs, targets)) * len(targets)
         correct += int((outputs.argmax(1) == targets).sum())
         count += len(targets)
+        labels += targets.numel()
     model.train(was_training)
-    return total_loss / max(count, 1), correct / max(count, 1)
+    return total_loss / max(count, 1), correct / max(labels, 1)
 
 
 def fit(
@@ -81,7 +85,7 @@ def fit(
     start = time.perf_counter()
     for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
         model.train()
-        total_loss, correct, count = 0.0, 0, 0
+        total_loss, correct, count, labels = 0.0, 0, 0, 0
         for inputs, targets in train_batches:
             inputs, targets = inputs.to(device), targets.to(device)
             outputs = model(inputs)
@@ -94,8 +98,9 @@ def fit(
             total_loss += loss.item() * len(targets)
             correct += int((outputs.argmax(1) == targets).sum())
             count += len(targets)
+            labels += targets.numel()
         history.train_loss.append(total_loss / max(count, 1))
-        history.train_accuracy.append(correct / max(count, 1))
+        history.train_accuracy.append(correct / max(labels, 1))
         if val_batches is not None:
             val_loss, val_accuracy = evaluate(model, val_batches, device, loss_fn)
             history.val_loss.append(val_loss)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -40,3 +41,14 @@ def test_evaluate_restores_training_mode_and_counts_correctly():
     assert accuracy == 0.5  # dropout is off in eval, so the argmax is exact
     assert model.training
     assert loss > 0
+
+
+def test_segmentation_accuracy_counts_pixels():
+    logits = torch.zeros(2, 3, 4, 4)
+    logits[:, 1] = 1.0  # class 1 everywhere
+    targets = torch.ones(2, 4, 4, dtype=torch.long)
+    targets[0, 0, :] = 2  # 4 of 32 pixels wrong
+    model = nn.Identity()
+    loss, accuracy = evaluate(model, [(logits, targets)], "cpu")
+    assert accuracy == 28 / 32
+    assert loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, targets)))
