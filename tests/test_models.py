@@ -32,6 +32,7 @@ from cnnbook.models.counting import (
     resnet_params,
     vgg_params,
 )
+from cnnbook.models.fcn import FCN, UNet, bilinear_upsampler
 from cnnbook.models.summary import GLOBAL, count_macs, layer_table, receptive_field
 
 
@@ -200,3 +201,28 @@ def test_batches_pair_inputs_with_targets_and_apply_the_transform():
     assert ordered.tolist() == list(range(10))
     with pytest.raises(ValueError):
         Batches(torch.zeros(3, 1), torch.zeros(4), batch_size=2)
+
+
+@pytest.mark.parametrize("stride", [8, 16, 32])
+def test_fcn_outputs_one_score_map_per_class_at_the_input_size(stride):
+    net = FCN(4, stride=stride).eval()
+    for size in (64, 96):
+        assert net(torch.randn(2, 3, size, size)).shape == (2, 4, size, size)
+    skips = {name for name, _ in net.named_children() if name.startswith("score_pool")}
+    assert skips == {32: {"score_pool5"}, 16: {"score_pool5", "score_pool4"},
+                     8: {"score_pool5", "score_pool4", "score_pool3"}}[stride]  # fmt: skip
+    with pytest.raises(ValueError, match="stride"):
+        FCN(4, stride=4)
+
+
+def test_fcn_upsamplers_start_as_bilinear_interpolation():
+    layer = bilinear_upsampler(3, 2)
+    x = torch.rand(1, 3, 5, 5)
+    expected = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear")
+    torch.testing.assert_close(layer(x)[..., 1:-1, 1:-1], expected[..., 1:-1, 1:-1])
+
+
+def test_unet_concatenates_skips_and_keeps_the_size():
+    net = UNet(4, widths=(8, 16, 32)).eval()
+    assert net(torch.randn(1, 3, 32, 32)).shape == (1, 4, 32, 32)
+    assert [block[0].in_channels for block in net.refine] == [32, 16]  # skip + upsampled
