@@ -16,7 +16,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnbook.grading.child.calls import call_methods, call_module, call_steps, resolve_functions
+from cnnbook.grading.child.calls import (
+    call_built,
+    call_methods,
+    call_module,
+    call_steps,
+    resolve_functions,
+)
 
 PUBLIC_SEED = 0  # the self-check's cases; the grader draws its own seeds
 
@@ -30,6 +36,8 @@ class Case:
     `args` is (initial parameter, gradients) and `kwargs` the hyper-parameters; see
     `runner.call_steps`. For a stateful class (`method`), `args` and `kwargs` build it
     and `inputs` lists the argument tuples of successive calls; see `runner.call_methods`.
+    For a function that returns a layer (`returns_module`), `inputs` go through the layer
+    it returns; see `runner.call_built`.
     """
 
     description: str
@@ -39,6 +47,7 @@ class Case:
     inputs: tuple | None = None
     iterate: bool = False
     method: str | None = None
+    returns_module: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,8 @@ def run_cases(exercise: Exercise, fn: Callable[..., Any], seed: int = PUBLIC_SEE
                 got = call_steps(fn, *clone_args(case.args), clone_args(case.kwargs))
             elif case.method:
                 got = call_methods(fn, case.args, case.kwargs, case.method, clone_args(case.inputs))
+            elif case.returns_module:
+                got = call_built(fn, clone_args(case.args), case.kwargs, clone_args(case.inputs))
             elif case.inputs is None:
                 args = resolve_functions(clone_args(case.args))
                 got = fn(*args, **resolve_functions(clone_args(case.kwargs)))

@@ -19,11 +19,24 @@ FUNCTIONS = {
 }
 
 
+def _linear(weight, bias):
+    layer = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(bias)
+    return layer
+
+
 def resolve_functions(value):
-    """`value` with every {"__function__": name} replaced by the function it names."""
+    """`value` with every {"__function__": name} replaced by the function it names, and
+    every {"__linear__": (weight, bias)} by an `nn.Linear` holding those tensors (a layer,
+    like a function, cannot travel as data)."""
     if isinstance(value, dict):
         if set(value) == {"__function__"}:
             return FUNCTIONS[value["__function__"]]
+        if set(value) == {"__linear__"}:
+            return _linear(*value["__linear__"])
         return {k: resolve_functions(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return type(value)(resolve_functions(v) for v in value)
@@ -87,5 +100,27 @@ def call_module(cls, args: tuple, kwargs: dict, inputs: tuple) -> dict:
     return {
         "output": output,
         "parameters": sum(p.numel() for p in module.parameters()),
+        "state_dict": dict(module.state_dict()),
+    }
+
+
+def call_built(fn, args: tuple, kwargs: dict, inputs: tuple) -> dict:
+    """How an exercise that returns a layer is run (convolutionalizing a linear layer,
+    say): call it, run `inputs` through the layer it returns, and report what kind of
+    layer it is, its hyper-parameters, its output and its state dict."""
+    module = fn(*resolve_functions(args), **resolve_functions(kwargs))
+    if not isinstance(module, torch.nn.Module):
+        return {"type": type(module).__name__}
+    module.eval()
+    try:
+        with torch.no_grad():
+            output = module(*inputs)
+    except Exception as error:  # the kind of layer is the better message: report both
+        return {"type": type(module).__name__, "error": f"{type(error).__name__}: {error}"[:300]}
+    settings = ("kernel_size", "stride", "padding", "dilation", "groups")
+    return {
+        "type": type(module).__name__,
+        "settings": {name: getattr(module, name) for name in settings if hasattr(module, name)},
+        "output": output,
         "state_dict": dict(module.state_dict()),
     }

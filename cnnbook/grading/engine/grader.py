@@ -176,6 +176,7 @@ def grade_file(
                     "inputs": clone_args(c.inputs),
                     "iterate": c.iterate,
                     "method": c.method,
+                    "returns_module": c.returns_module,
                     "label": c.description,
                 }
                 for c in cases[exercise.name]
