@@ -23,7 +23,8 @@ def convolutionalize(linear: nn.Linear, in_shape: tuple[int, int, int]) -> nn.Co
     channels, height, width = in_shape
     if linear.in_features != channels * height * width:
         raise ValueError(f"{linear.in_features} inputs cannot be read as {tuple(in_shape)}")
-    conv = nn.Conv2d(channels, linear.out_features, (height, width), bias=linear.bias is not None)
+    conv = nn.Conv2d(channels, linear.out_features, (height, width), bias=linear.bias is not None,
+                     device=linear.weight.device, dtype=linear.weight.dtype)  # fmt: skip
     with torch.no_grad():
         conv.weight.copy_(linear.weight.reshape(linear.out_features, channels, height, width))
         if linear.bias is not None:

@@ -32,8 +32,11 @@ from cnnbook.models import (
     resnet50,
     vgg,
 )
+from cnnbook.models.fcn import FCN, UNet
 from cnnbook.models.small import SMALL_NETS
+from cnnbook.segmentation import predict
 from cnnbook.training import evaluate, fit
+from cnnbook.upsampling import convolutionalize
 from cnnbook.widgets.regularization import regularization_run
 
 MODELS = {
@@ -124,3 +127,26 @@ def test_a_tensor_left_on_the_cpu_fails_on_fake_cuda():
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         with pytest.raises(RuntimeError, match="same device"):
             namespace["fit"](model, Batches(images, labels, 16), optimizer, 1, cuda, progress=False)
+
+
+@pytest.mark.parametrize("name", ["FCN-32s", "FCN-16s", "FCN-8s", "U-Net"])
+def test_one_segmentation_step_and_prediction_on_fake_cuda(name):
+    build = {"FCN-32s": lambda: FCN(4, 32), "FCN-16s": lambda: FCN(4, 16),
+             "FCN-8s": lambda: FCN(4, 8), "U-Net": lambda: UNet(4)}[name]  # fmt: skip
+    images, masks = torch.randn(2, 3, 64, 64), torch.randint(0, 4, (2, 64, 64))  # CPU data
+    with fake_cuda() as cuda:
+        model = build().to(cuda, memory_format=torch.channels_last)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loss = F.cross_entropy(model(images.to(cuda)), masks.to(cuda))
+        loss.backward()
+        optimizer.step()
+        assert _state_devices(optimizer) == {"cuda"}
+        assert predict(model, images, cuda).device.type == "cpu"  # scored on the CPU
+
+
+def test_a_convolutionalized_layer_stays_on_the_linear_layers_device():
+    with fake_cuda() as cuda:
+        head = torch.nn.Linear(16 * 4 * 4, 10).to(cuda)
+        conv = convolutionalize(head, (16, 4, 4))
+        assert conv.weight.device.type == "cuda"
+        assert conv(torch.randn(1, 16, 4, 12, device=cuda)).shape == (1, 10, 1, 9)
