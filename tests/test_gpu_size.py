@@ -33,7 +33,12 @@ def test_chapters_choose_sizes_through_the_switch_only(path):
 
 
 def test_the_training_chapters_have_gpu_size_branches():
-    assert {p.stem for p in SIZED} >= {"06-modern-cnns", "06-modern-cnns-compared"}
+    assert {p.stem for p in SIZED} >= {
+        "06-modern-cnns",
+        "06-modern-cnns-compared",
+        "07-segmentation",
+        "07-segmentation-fcn",
+    }
 
 
 @pytest.mark.slow
