@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
 PAGE = ROOT / "book" / "execution-report.md"
 GLUE_PREFIX = "application/papermill.record/"
+SCORES = ("accuracy", "miou")  # glued names that hold a score worth reporting
 
 
 def execute(path: Path) -> dict:
@@ -45,7 +46,7 @@ def execute(path: Path) -> dict:
         o.metadata["scrapbook"]["name"]: float(o.data[GLUE_PREFIX + "text/plain"])
         for o in outputs
         if "scrapbook" in o.get("metadata", {})
-        and "accuracy" in o.metadata["scrapbook"]["name"]
+        and any(word in o.metadata["scrapbook"]["name"] for word in SCORES)
         and GLUE_PREFIX + "text/plain" in o.get("data", {})
     }
     return {"notebook": path.name, "seconds": round(seconds, 1), "device": device,
@@ -57,8 +58,9 @@ def render(reports: list[dict]) -> str:
         "# Execution report",
         "",
         "What each chapter took to execute top to bottom, on which device, and the",
-        "accuracies it reached, as measured by `tools/execution_report.py`. On a GPU the",
-        "chapters take their GPU-size settings (more data and epochs; `cnnbook.sized`).",
+        "accuracies (and mean IoUs) it reached, as measured by `tools/execution_report.py`.",
+        "On a GPU the chapters take their GPU-size settings (more data and epochs;",
+        "`cnnbook.sized`).",
         "",
     ]
     if not any(r["kind"] == "cuda" for r in reports):
