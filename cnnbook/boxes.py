@@ -1,0 +1,108 @@
+"""Boxes for Chapter 8: overlap, suppression, regression targets and anchors.
+
+Boxes are (x0, y0, x1, y1) in pixel edges, as in torchvision and `cnnbook.data.scenes`.
+Each function is written from its definition and checked against torchvision in the
+tests, including the conventions that differ between libraries and that papers leave
+implicit: strict suppression, the clamp on size offsets, and where anchors are centred.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+# torchvision's clamp on the decoded log-size offsets: no box grows beyond 1000/16 times
+# its anchor in one step, so exp() cannot overflow early in training.
+SIZE_CLIP = math.log(1000.0 / 16)
+
+
+def box_area(boxes: torch.Tensor) -> torch.Tensor:
+    """Areas of (N, 4) boxes; a box with x1 < x0 or y1 < y0 has area 0."""
+    return (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
+
+
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N, M) intersection over union of every box of `a` with every box of `b`."""
+    top_left = torch.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = (bottom_right - top_left).clamp(min=0).prod(dim=2)
+    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
+    return inter / union
+
+
+def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+    """Greedy non-maximum suppression: keep the best-scoring box, drop every box whose IoU
+    with it is strictly greater than `iou_threshold`, repeat. Returns the kept indices,
+    best first. Equal scores keep their input order (a stable sort), which torchvision
+    does not promise."""
+    order = torch.sort(scores, descending=True, stable=True).indices
+    iou = box_iou(boxes, boxes)
+    keep = []
+    suppressed = torch.zeros(len(boxes), dtype=torch.bool)
+    for i in order.tolist():
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= iou[i] > iou_threshold
+    return torch.tensor(keep, dtype=torch.long)
+
+
+def _centres_and_sizes(boxes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return boxes[:, 0] + 0.5 * widths, boxes[:, 1] + 0.5 * heights, widths, heights
+
+
+def encode_boxes(
+    targets: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)
+) -> torch.Tensor:
+    """Faster R-CNN's regression targets of `targets` relative to `anchors` (both (N, 4)):
+    the centre shift in anchor widths and heights, and the log of the size ratio, each
+    multiplied by its weight (torchvision's detectors use (10, 10, 5, 5) for the second
+    stage, to bring the targets to a scale where the loss is balanced)."""
+    ax, ay, aw, ah = _centres_and_sizes(anchors)
+    tx, ty, tw, th = _centres_and_sizes(targets)
+    wx, wy, ww, wh = weights
+    shift_x, shift_y = wx * (tx - ax) / aw, wy * (ty - ay) / ah
+    return torch.stack([shift_x, shift_y, ww * torch.log(tw / aw), wh * torch.log(th / ah)], dim=1)
+
+
+def decode_boxes(
+    codes: torch.Tensor, anchors: torch.Tensor, weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0)
+) -> torch.Tensor:
+    """The inverse of `encode_boxes`, with the size offsets clamped at `SIZE_CLIP`."""
+    ax, ay, aw, ah = _centres_and_sizes(anchors.to(codes.dtype))
+    wx, wy, ww, wh = weights
+    dx, dy = codes[:, 0] / wx, codes[:, 1] / wy
+    dw = (codes[:, 2] / ww).clamp(max=SIZE_CLIP)
+    dh = (codes[:, 3] / wh).clamp(max=SIZE_CLIP)
+    cx, cy = dx * aw + ax, dy * ah + ay
+    w, h = torch.exp(dw) * aw, torch.exp(dh) * ah
+    return torch.stack([cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h], dim=1)
+
+
+def generate_anchors(sizes: Sequence[float], aspect_ratios: Sequence[float]) -> torch.Tensor:
+    """The (len(ratios) * len(sizes), 4) anchors of one location, centred on (0, 0), in
+    torchvision's convention: a ratio is height / width, each anchor keeps the area
+    size², and corners are rounded to whole pixels. Ordered ratio-major."""
+    scales = torch.as_tensor(sizes, dtype=torch.float32)
+    h_ratios = torch.sqrt(torch.as_tensor(aspect_ratios, dtype=torch.float32))
+    w_ratios = 1 / h_ratios
+    ws = (w_ratios[:, None] * scales[None, :]).reshape(-1)
+    hs = (h_ratios[:, None] * scales[None, :]).reshape(-1)
+    return (torch.stack([-ws, -hs, ws, hs], dim=1) / 2).round()
+
+
+def grid_anchors(
+    base: torch.Tensor, feature_size: tuple[int, int], stride: tuple[int, int]
+) -> torch.Tensor:
+    """`base` anchors repeated at every location of a feature map, location-major. As in
+    torchvision, location (i, j) is placed at pixel (j * stride_x, i * stride_y): the
+    top-left corner of its cell, not the cell's centre."""
+    rows, cols = feature_size
+    ys = torch.arange(rows, dtype=torch.float32) * stride[0]
+    xs = torch.arange(cols, dtype=torch.float32) * stride[1]
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    shifts = torch.stack([x, y, x, y], dim=-1).reshape(-1, 1, 4)
+    return (shifts + base[None]).reshape(-1, 4)
