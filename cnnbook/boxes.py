@@ -106,3 +106,57 @@ def grid_anchors(
     y, x = torch.meshgrid(ys, xs, indexing="ij")
     shifts = torch.stack([x, y, x, y], dim=-1).reshape(-1, 1, 4)
     return (shifts + base[None]).reshape(-1, 4)
+
+
+def _round_half_away(x: torch.Tensor) -> torch.Tensor:
+    """C's round(): halves go away from zero (torch.round sends them to the even number)."""
+    return torch.sign(x) * torch.floor(x.abs() + 0.5)
+
+
+def roi_pool(
+    features: torch.Tensor,
+    rois: torch.Tensor,
+    output_size: int | tuple[int, int],
+    spatial_scale: float = 1.0,
+) -> torch.Tensor:
+    """Fast R-CNN's RoI max pooling, with torchvision's rounding rules.
+
+    `rois` is (K, 5): image index, then (x0, y0, x1, y1) in input pixels. Each box is
+    scaled to the feature map and its corners rounded to whole cells (halves away from
+    zero); the box then covers cells x0..x1 inclusive. It is cut into an output_size grid
+    of bins, bin p spanning cells floor(p * size / n) to ceil((p + 1) * size / n), clipped
+    to the map; each bin keeps its maximum, or 0 when it is empty. Returns
+    (K, C, out_h, out_w)."""
+    out_h, out_w = (output_size, output_size) if isinstance(output_size, int) else output_size
+    _, channels, height, width = features.shape
+    pooled = features.new_zeros(len(rois), channels, out_h, out_w)
+    for k, roi in enumerate(rois):
+        image = features[int(roi[0])]
+        x0, y0, x1, y1 = (int(v) for v in _round_half_away(roi[1:] * spatial_scale))
+        bin_h, bin_w = max(y1 - y0 + 1, 1) / out_h, max(x1 - x0 + 1, 1) / out_w
+        for p in range(out_h):
+            top = min(max(math.floor(p * bin_h) + y0, 0), height)
+            bottom = min(max(math.ceil((p + 1) * bin_h) + y0, 0), height)
+            for q in range(out_w):
+                left = min(max(math.floor(q * bin_w) + x0, 0), width)
+                right = min(max(math.ceil((q + 1) * bin_w) + x0, 0), width)
+                if bottom > top and right > left:
+                    pooled[k, :, p, q] = image[:, top:bottom, left:right].amax(dim=(1, 2))
+    return pooled
+
+
+def spatial_pyramid_pool(features: torch.Tensor, levels: Sequence[int] = (1, 2, 4)) -> torch.Tensor:
+    """SPPNet's pyramid: max-pool the (N, C, H, W) map into an n x n grid for each level n
+    and concatenate, giving C * sum(n²) numbers per image whatever H and W are. Bin p of n
+    spans floor(p * H / n) to ceil((p + 1) * H / n), as `F.adaptive_max_pool2d` cuts it."""
+    n_images, channels, height, width = features.shape
+    parts = []
+    for n in levels:
+        grid = features.new_empty(n_images, channels, n, n)
+        for p in range(n):
+            top, bottom = (p * height) // n, -((-(p + 1) * height) // n)
+            for q in range(n):
+                left, right = (q * width) // n, -((-(q + 1) * width) // n)
+                grid[:, :, p, q] = features[:, :, top:bottom, left:right].amax(dim=(2, 3))
+        parts.append(grid.flatten(1))
+    return torch.cat(parts, dim=1)

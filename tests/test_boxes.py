@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torchvision.models.detection._utils import BoxCoder
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
@@ -19,6 +20,8 @@ from cnnbook.boxes import (
     generate_anchors,
     grid_anchors,
     nms,
+    roi_pool,
+    spatial_pyramid_pool,
 )
 from cnnbook.metrics import average_precision, mean_average_precision
 
@@ -129,3 +132,31 @@ def test_the_three_ap_summaries_on_a_hand_checked_curve():
     assert average_precision(scores, hits, 4, "all") == pytest.approx(0.25 * 1 + 0.5 * 0.75)
     assert average_precision(scores, hits, 4, "voc11") == pytest.approx((3 * 1 + 5 * 0.75) / 11)
     assert average_precision(scores, hits, 4, "coco") == pytest.approx((26 * 1 + 50 * 0.75) / 101)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5, 1 / 16])
+@pytest.mark.parametrize("output_size", [1, 2, (3, 2), 7])
+def test_roi_pool_equals_torchvision_with_its_rounding(scale, output_size):
+    from torchvision.ops import roi_pool as tv_roi_pool
+
+    gen = torch.Generator().manual_seed(7)
+    features = torch.randn(2, 3, 9, 11, generator=gen)
+    pixels = 1 / scale
+    corners = torch.rand(12, 2, generator=gen) * 8 * pixels
+    rois = torch.cat([torch.randint(0, 2, (12, 1), generator=gen).float(), corners,
+                      corners + torch.rand(12, 2, generator=gen) * 6 * pixels], dim=1)  # fmt: skip
+    rois[0, 1:] = torch.tensor([0.5, 1.5, 2.5, 3.5]) * pixels  # halves: rounded away from zero
+    rois[1, 1:] = torch.tensor([-3.0, -2.0, 20.0, 30.0]) * pixels  # beyond the map
+    rois[2, 1:] = torch.tensor([4.0, 4.0, 4.0, 4.0]) * pixels  # a single cell
+    expected = tv_roi_pool(features, rois, output_size, scale)
+    torch.testing.assert_close(roi_pool(features, rois, output_size, scale), expected)
+
+
+@pytest.mark.parametrize("size", [(4, 4), (7, 5), (13, 9)])
+def test_spatial_pyramid_pool_has_a_fixed_length_and_equals_adaptive_pooling(size):
+    features = torch.randn(2, 3, *size)
+    levels = (1, 2, 4)
+    pooled = spatial_pyramid_pool(features, levels)
+    assert pooled.shape == (2, 3 * (1 + 4 + 16))
+    expected = torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in levels], dim=1)
+    torch.testing.assert_close(pooled, expected)
