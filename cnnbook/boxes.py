@@ -49,6 +49,20 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
     return torch.tensor(keep, dtype=torch.long)
 
 
+def class_wise_nms(
+    boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou_threshold: float
+) -> torch.Tensor:
+    """Indices kept by NMS run separately for each class, best score first: a box only
+    suppresses boxes of its own class, so a circle and a square that overlap both
+    survive (what torchvision's `batched_nms` computes)."""
+    kept = []
+    for c in labels.unique().tolist():
+        members = torch.nonzero(labels == c).flatten()
+        kept.append(members[nms(boxes[members], scores[members], iou_threshold)])
+    keep = torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long)
+    return keep[torch.sort(scores[keep], descending=True, stable=True).indices]
+
+
 def _centres_and_sizes(boxes: torch.Tensor) -> tuple[torch.Tensor, ...]:
     widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     return boxes[:, 0] + 0.5 * widths, boxes[:, 1] + 0.5 * heights, widths, heights
@@ -160,3 +174,28 @@ def spatial_pyramid_pool(features: torch.Tensor, levels: Sequence[int] = (1, 2, 
                 grid[:, :, p, q] = features[:, :, top:bottom, left:right].amax(dim=(2, 3))
         parts.append(grid.flatten(1))
     return torch.cat(parts, dim=1)
+
+
+def label_anchors(
+    anchors: torch.Tensor,
+    targets: torch.Tensor,
+    positive_iou: float = 0.7,
+    negative_iou: float = 0.3,
+) -> torch.Tensor:
+    """Faster R-CNN's training labels for anchors: 1 positive, 0 negative, -1 ignored.
+
+    Positive: IoU ≥ `positive_iou` with some target, or the best anchor of a target
+    (every anchor tying for it, as torchvision's `Matcher` allows), so no small object
+    goes without one. Negative: IoU < `negative_iou` with every target. The anchors in
+    between are ambiguous and left out of the loss."""
+    labels = torch.full((len(anchors),), -1, dtype=torch.long)
+    if len(targets) == 0:
+        return labels.fill_(0)
+    iou = box_iou(anchors, targets)  # (A, M)
+    best = iou.max(dim=1).values
+    labels[best < negative_iou] = 0
+    labels[best >= positive_iou] = 1
+    best_of_target = iou.max(dim=0).values
+    is_best = ((iou == best_of_target[None]) & (best_of_target[None] > 0)).any(dim=1)
+    labels[is_best] = 1
+    return labels

@@ -105,6 +105,22 @@ def plot_history(history: dict[str, list[float]], title: str = "Training history
     return fig
 
 
+def add_boxes(
+    ax: plt.Axes,
+    boxes: torch.Tensor,
+    texts: Sequence[str] | None = None,
+    color: str = "yellow",
+    **style,
+) -> None:
+    """Draw (x0, y0, x1, y1) pixel-edge boxes on an `imshow` axis. Pixel centres sit at
+    integer coordinates there, so the edge x0 is drawn at x0 - 0.5."""
+    for index, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
+        ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                                   color=color, **{"lw": 1.5, **style}))  # fmt: skip
+        if texts is not None:
+            ax.text(x0 - 0.5, y0 - 1, texts[index], color=color, fontsize=7, va="bottom")
+
+
 def draw_boxes(
     image: torch.Tensor,
     boxes: torch.Tensor,
@@ -114,14 +130,40 @@ def draw_boxes(
     """An image with (x0, y0, x1, y1) pixel boxes drawn on it, for detection chapters."""
     fig, ax = plt.subplots(figsize=(3.6, 3.6))
     ax.imshow(as_image(image))
-    for index, (x0, y0, x1, y1) in enumerate(boxes.tolist()):
-        ax.add_patch(
-            plt.Rectangle(
-                (x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="yellow", lw=1.5
-            )
-        )
-        if labels is not None:
-            ax.text(x0, y0 - 1, labels[index], color="yellow", fontsize=8, va="bottom")
+    add_boxes(ax, boxes, labels)
     ax.set(xlabel="x (pixels)", ylabel="y (pixels)", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def show_detections(
+    images: torch.Tensor,
+    rows: dict[str, Sequence[dict[str, torch.Tensor]]],
+    title: str,
+    class_names: Sequence[str],
+    truth: Sequence[dict[str, torch.Tensor]] | None = None,
+) -> Figure:
+    """Scenes in columns and one row per entry of `rows` (its name on the left), each a
+    list of per-image detections {"boxes", "labels"} with optional "scores". True boxes,
+    when given, are drawn dashed in white under every row."""
+    n = len(images)
+    fig, axes = plt.subplots(len(rows), n, figsize=(2.3 * n, 2.4 * len(rows)), squeeze=False)
+    for i, (name, detections) in enumerate(rows.items()):
+        for j in range(n):
+            ax = axes[i, j]
+            ax.imshow(as_image(images[j]))
+            if truth is not None:
+                add_boxes(ax, truth[j]["boxes"], color="white", ls="--", lw=1)
+            found = detections[j]
+            texts = [
+                class_names[int(label) - 1]
+                + (f" {float(found['scores'][k]):.2f}" if "scores" in found else "")
+                for k, label in enumerate(found["labels"])
+            ]
+            add_boxes(ax, found["boxes"], texts)
+            ax.set(xticks=[], yticks=[], xlim=(-0.5, images.shape[-1] - 0.5),
+                   ylim=(images.shape[-2] - 0.5, -0.5))  # fmt: skip
+        axes[i, 0].set_ylabel(name)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from cnnbook.boxes import nms
+from cnnbook.boxes import class_wise_nms
 from cnnbook.metrics import mean_average_precision
 
 
@@ -167,22 +167,11 @@ def yolo_detect(
             keep = score >= score_threshold
             box, score, label = box[keep], score[keep], label[keep]
             if iou_threshold is not None:
-                order = _classwise_nms(box, score, label, iou_threshold)
+                order = class_wise_nms(box, score, label, iou_threshold)
                 box, score, label = box[order], score[order], label[order]
             results.append({"boxes": box, "scores": score, "labels": label})
     model.train(was_training)
     return results
-
-
-def _classwise_nms(
-    boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou_threshold: float
-) -> torch.Tensor:
-    """Kept indices of NMS run separately per class: a circle never suppresses a square."""
-    kept = []
-    for label in labels.unique().tolist():
-        mine = torch.nonzero(labels == label).flatten()
-        kept.append(mine[nms(boxes[mine], scores[mine], iou_threshold)])
-    return torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long)
 
 
 @dataclass

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import torchvision
 from torchvision.models.detection._utils import BoxCoder
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
@@ -15,10 +16,12 @@ from torchvision.ops import nms as tv_nms
 from cnnbook.boxes import (
     SIZE_CLIP,
     box_iou,
+    class_wise_nms,
     decode_boxes,
     encode_boxes,
     generate_anchors,
     grid_anchors,
+    label_anchors,
     nms,
     roi_pool,
     spatial_pyramid_pool,
@@ -160,3 +163,27 @@ def test_spatial_pyramid_pool_has_a_fixed_length_and_equals_adaptive_pooling(siz
     assert pooled.shape == (2, 3 * (1 + 4 + 16))
     expected = torch.cat([F.adaptive_max_pool2d(features, n).flatten(1) for n in levels], dim=1)
     torch.testing.assert_close(pooled, expected)
+
+
+def test_class_wise_nms_equals_torchvision_batched_nms():
+    gen = torch.Generator().manual_seed(3)
+    corner = torch.rand(120, 2, generator=gen) * 30
+    boxes = torch.cat([corner, corner + 5 + torch.rand(120, 2, generator=gen) * 20], 1)
+    scores, labels = torch.rand(120, generator=gen), torch.randint(1, 4, (120,), generator=gen)
+    for threshold in (0.2, 0.5, 0.8):
+        mine = class_wise_nms(boxes, scores, labels, threshold)
+        assert torch.equal(mine, torchvision.ops.batched_nms(boxes, scores, labels, threshold))
+    assert class_wise_nms(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0), 0.5).numel() == 0
+
+
+def test_anchor_labels_follow_faster_rcnn_thresholds_and_best_anchor_rule():
+    anchors = torch.tensor([[0.0, 0, 10, 10], [1, 0, 11, 10], [4, 0, 14, 10], [30, 30, 40, 40],
+                            [50, 50, 52, 52]])  # fmt: skip
+    targets = torch.tensor([[0.0, 0, 10, 10], [49, 49, 60, 60]])
+    iou = torchvision.ops.box_iou(anchors, targets).max(1).values
+    labels = label_anchors(anchors, targets)
+    # IoU 1 -> positive; 0.82 -> positive; 0.43 -> ignored; 0 -> negative; the last one
+    # overlaps its target by only 4/121 but is that target's best anchor -> positive
+    assert iou[2] > 0.3 and iou[4] < 0.3
+    assert labels.tolist() == [1, 1, -1, 0, 1]
+    assert label_anchors(anchors, torch.zeros(0, 4)).tolist() == [0] * 5

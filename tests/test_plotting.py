@@ -1,6 +1,12 @@
 import torch
 
-from cnnbook.plotting import draw_boxes, plot_history, show_images, show_kernels
+from cnnbook.plotting import (
+    draw_boxes,
+    plot_history,
+    show_detections,
+    show_images,
+    show_kernels,
+)
 
 
 def test_show_images_titles_labels_and_signed_colormap():
@@ -35,6 +41,20 @@ def test_draw_boxes_adds_one_rectangle_per_box():
     )
     ax = fig.axes[0]
     assert len(ax.patches) == 2 and [t.get_text() for t in ax.texts] == ["circle", "square"]
+    # pixel edges: the box from pixel 1 to pixel 5 spans the pixels centred at 1, ..., 4
+    assert ax.patches[0].get_xy() == (0.5, 1.5) and ax.patches[0].get_width() == 4
+
+
+def test_show_detections_one_row_per_detector_truth_dashed_under_each():
+    truth = [{"boxes": torch.tensor([[1.0, 1, 6, 6]]), "labels": torch.tensor([2])}] * 3
+    found = [{"boxes": torch.tensor([[1.0, 1, 5, 6], [8, 8, 12, 12]]),
+              "labels": torch.tensor([2, 1]), "scores": torch.tensor([0.9, 0.25])}] * 3  # fmt: skip
+    fig = show_detections(torch.rand(3, 3, 16, 16), {"raw": found, "kept": truth}, "t",
+                          ("circle", "square"), truth)  # fmt: skip
+    assert len(fig.axes) == 6 and fig.axes[0].get_ylabel() == "raw"
+    assert [t.get_text() for t in fig.axes[0].texts] == ["square 0.90", "circle 0.25"]
+    assert [t.get_text() for t in fig.axes[3].texts] == ["square"]
+    assert sum(p.get_linestyle() == "--" for p in fig.axes[0].patches) == 1
 
 
 def test_show_kernels_writes_every_weight_in_its_cell():
