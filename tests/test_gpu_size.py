@@ -38,6 +38,7 @@ def test_the_training_chapters_have_gpu_size_branches():
         "06-modern-cnns-compared",
         "07-segmentation",
         "07-segmentation-fcn",
+        "08-detection-yolo",
     }
 
 

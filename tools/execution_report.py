@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
 PAGE = ROOT / "book" / "execution-report.md"
 GLUE_PREFIX = "application/papermill.record/"
-SCORES = ("accuracy", "miou")  # glued names that hold a score worth reporting
+SCORES = ("accuracy", "miou", "map50")  # glued names that hold a score worth reporting
 
 
 def execute(path: Path) -> dict:
