@@ -5,8 +5,17 @@ import numpy as np
 import pytest
 import torch
 
-from cnnbook.data import SHAPES, FashionMNISTMissingError, digits, fashion_mnist, make_scenes, photo
+from cnnbook.data import (
+    SHAPES,
+    FashionMNISTMissingError,
+    digits,
+    fashion_mnist,
+    make_scenes,
+    photo,
+    simulate_detections,
+)
 from cnnbook.data.fashion_mnist import FILES
+from cnnbook.metrics import mean_average_precision
 
 
 @pytest.mark.parametrize("name", ["camera", "astronaut", "china"])
@@ -96,3 +105,22 @@ def test_scene_class_is_the_largest_shape():
     for mask, cls in zip(scenes.masks, scenes.classes, strict=True):
         areas = [(mask == k).sum() for k in range(1, len(SHAPES) + 1)]
         assert int(cls) == int(torch.stack(areas).argmax())
+
+
+def test_simulated_detections_have_the_errors_asked_for():
+    scenes = make_scenes(300, size=64, seed=9)
+    truth = [{"boxes": b, "labels": lab} for b, lab in zip(scenes.boxes, scenes.labels,
+                                                           strict=True)]  # fmt: skip
+    perfect = simulate_detections(scenes, 0, found=1, duplicate=0, wrong_class=0,
+                                  max_false_positives=0, jitter=0)  # fmt: skip
+    assert mean_average_precision(perfect, truth)[0] == 1.0
+    assert all(torch.equal(p["boxes"], t["boxes"]) for p, t in zip(perfect, truth, strict=True))
+    none = simulate_detections(scenes, 0, found=0, duplicate=0, max_false_positives=0)
+    assert sum(len(d["boxes"]) for d in none) == 0
+    objects = sum(len(b) for b in scenes.boxes)
+    found = simulate_detections(scenes, 1, duplicate=0, max_false_positives=0)
+    assert abs(sum(len(d["boxes"]) for d in found) / objects - 0.85) < 0.04
+    noisy = simulate_detections(scenes, 2)
+    score = mean_average_precision(noisy, truth)[0]
+    assert 0.5 < score < 0.95
+    assert all(((d["scores"] > 0) & (d["scores"] <= 1)).all() for d in noisy)

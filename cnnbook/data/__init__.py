@@ -10,7 +10,7 @@ from cnnbook.data.batches import Batches
 from cnnbook.data.digits import digits
 from cnnbook.data.fashion_mnist import FashionMNISTMissingError, fashion_mnist
 from cnnbook.data.images import PHOTOS, photo
-from cnnbook.data.scenes import SHAPES, Scenes, make_scenes
+from cnnbook.data.scenes import SHAPES, Scenes, make_scenes, simulate_detections
 
 __all__ = [
     "PHOTOS",
@@ -23,4 +23,5 @@ __all__ = [
     "make_scenes",
     "photo",
     "random_shift",
+    "simulate_detections",
 ]

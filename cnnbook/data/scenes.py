@@ -105,3 +105,49 @@ def make_scenes(
         boxes.append(torch.stack(img_boxes) if img_boxes else torch.zeros(0, 4))
         labels.append(torch.tensor(img_labels, dtype=torch.long))
     return Scenes(images, masks, boxes, labels)
+
+
+def simulate_detections(
+    scenes: Scenes,
+    seed: int,
+    found: float = 0.85,
+    duplicate: float = 0.2,
+    wrong_class: float = 0.05,
+    max_false_positives: int = 2,
+    jitter: float = 0.12,
+) -> list[dict[str, torch.Tensor]]:
+    """What an imperfect detector returns on `scenes`, to exercise a detection metric
+    with every kind of error at known rates: each object is found with probability
+    `found` by a box whose corners move by `jitter` times its size (a loose box may
+    miss IoU 0.5), found a second time with probability `duplicate`, given a wrong
+    class with probability `wrong_class`; and each image gets up to
+    `max_false_positives` boxes on nothing. Tighter boxes tend to score higher, as
+    they would from a trained detector, but not always."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def uniform() -> float:
+        return float(torch.rand(1, generator=gen))
+
+    detections = []
+    for boxes, labels in zip(scenes.boxes, scenes.labels, strict=True):
+        found_boxes, names, scores = [], [], []
+        for box, label in zip(boxes, labels.tolist(), strict=True):
+            copies = (uniform() < found) + (uniform() < duplicate)
+            for _ in range(copies):
+                noise = torch.randn(4, generator=gen) * jitter
+                found_boxes.append(box + noise * (box[2:] - box[:2]).repeat(2))
+                names.append(int(torch.randint(1, len(SHAPES) + 1, (1,), generator=gen))
+                             if uniform() < wrong_class else label)  # fmt: skip
+                scores.append(min(max(1 - 3 * float(noise.abs().mean()) + 0.3 * uniform(),
+                                      0.01), 1.0))  # fmt: skip
+        for _ in range(int(torch.randint(0, max_false_positives + 1, (1,), generator=gen))):
+            corner = torch.rand(2, generator=gen) * (scenes.images.shape[-1] * 0.7)
+            found_boxes.append(torch.cat([corner, corner + 6 + torch.rand(2, generator=gen) * 14]))
+            names.append(int(torch.randint(1, len(SHAPES) + 1, (1,), generator=gen)))
+            scores.append(0.8 * uniform())
+        detections.append({
+            "boxes": torch.stack(found_boxes) if found_boxes else torch.zeros(0, 4),
+            "scores": torch.tensor(scores, dtype=torch.float32),
+            "labels": torch.tensor(names, dtype=torch.long),
+        })  # fmt: skip
+    return detections
