@@ -62,6 +62,12 @@ def _show_image(ax: plt.Axes, image: torch.Tensor) -> tuple[int, int]:
     return height, width
 
 
+def _legend_below(ax: plt.Axes, handles: list, columns: int, fontsize: int = 8) -> None:
+    """A frameless legend under the axis, so it never hides boxes on the image."""
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09),
+              ncol=min(len(handles), columns), fontsize=fontsize, frameon=False)  # fmt: skip
+
+
 def _draw_targets(ax: plt.Axes, targets: torch.Tensor | None) -> None:
     for box in [] if targets is None else targets.tolist():
         ax.add_patch(_rectangle(box, gid="target", **TARGET_STYLE))
@@ -147,14 +153,7 @@ def render_nms_explorer(
         Line2D([], [], color="grey", lw=0.8, ls="--", label="suppressed"),
     ]
     for ax, handles in ((ax_before, classes_shown + target), (ax_after, styles + target)):
-        ax.legend(
-            handles=handles,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.09),
-            ncol=min(len(handles), 4),
-            fontsize=9,
-            frameon=False,
-        )
+        _legend_below(ax, handles, columns=4, fontsize=9)
     fig.suptitle("Non-maximum suppression, class by class (as torchvision's batched_nms)")
     return fig
 
@@ -266,14 +265,7 @@ def render_anchor_explorer(
         )
         for r, q in enumerate(aspect_ratios)
     ]
-    ax.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.09),
-        ncol=min(len(handles), 3),
-        fontsize=8,
-        frameon=False,
-    )
+    _legend_below(ax, handles, columns=3)
     ax.set_title(
         f"anchors of location ({i}, {j}) at pixel ({j * stride}, {i * stride}), sizes "
         f"{', '.join(f'{s:g}' for s in sizes)}\n"
@@ -300,18 +292,12 @@ def render_anchor_explorer(
             f"negative: IoU < {negative_iou:g})",
             fontsize=10,
         )
-        ax_labels.legend(
-            handles=[
-                Line2D([], [], color="tab:green", lw=2, label="positive"),
-                Line2D([], [], color="tab:orange", lw=1, ls="--", label="ignored"),
-                Line2D([], [], label="target", **TARGET_STYLE),
-            ],
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.09),
-            ncol=3,
-            fontsize=8,
-            frameon=False,
-        )
+        handles = [
+            Line2D([], [], color="tab:green", lw=2, label="positive"),
+            Line2D([], [], color="tab:orange", lw=1, ls="--", label="ignored"),
+            Line2D([], [], label="target", **TARGET_STYLE),
+        ]
+        _legend_below(ax_labels, handles, columns=3)
     fig.suptitle(
         f"stride {stride}: {rows} × {cols} locations × {per_location} anchors "
         f"= {len(anchors)} anchors"

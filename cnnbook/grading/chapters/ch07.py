@@ -9,7 +9,6 @@ matrix. `tests/test_grading_chapters.py` checks the score references against
 
 from __future__ import annotations
 
-import math
 import random
 from typing import Any
 
@@ -18,7 +17,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnbook.grading.chapters.ch01 import CONV_OPS
-from cnnbook.grading.checks import Case, Exercise, close_tensor, same_int, tensor_difference
+from cnnbook.grading.checks import (
+    Case,
+    Exercise,
+    close_float,
+    close_tensor,
+    same_int,
+    tensor_difference,
+)
 
 NOTEBOOK = "07-segmentation"
 
@@ -205,18 +211,6 @@ def _same_counts(got: Any, case: Case) -> str | None:
     return tensor_difference(got, case.expected, 0.0, 0.0)
 
 
-def _close_float(got: Any, case: Case) -> str | None:
-    if isinstance(got, torch.Tensor) and got.numel() == 1:
-        got = float(got)
-    if isinstance(got, bool) or not isinstance(got, int | float):
-        return f"expected a float, got {type(got).__name__}"
-    if math.isnan(got):
-        return f"got nan, expected {case.expected:.6f}"
-    if abs(got - case.expected) > 1e-6:
-        return f"got {got:.6f}, expected {case.expected:.6f}"
-    return None
-
-
 TRANSPOSED = frozenset({
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "cnnbook",
@@ -235,5 +229,5 @@ EXERCISES = (
     Exercise("bilinear_kernel", 2, _bilinear_cases, close_tensor(atol=1e-6, rtol=1e-5),
              INTERPOLATE, INTERPOLATE_OPS),
     Exercise("confusion_matrix", 2, _confusion_cases, _same_counts, frozenset({"cnnbook"})),
-    Exercise("mean_iou", 2, _mean_iou_cases, _close_float, frozenset({"cnnbook"})),
+    Exercise("mean_iou", 2, _mean_iou_cases, close_float, frozenset({"cnnbook"})),
 )  # fmt: skip

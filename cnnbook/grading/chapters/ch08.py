@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cnnbook.grading.checks import Case, Exercise, close_tensor
+from cnnbook.grading.checks import Case, Exercise, close_float, close_tensor
 
 NOTEBOOK = "08-detection"
 
@@ -502,18 +501,6 @@ def _ap_cases(seed: int) -> list[Case]:
     return cases
 
 
-def _close_float(got: Any, case: Case) -> str | None:
-    if isinstance(got, torch.Tensor) and got.numel() == 1:
-        got = float(got)
-    if type(got) not in (int, float):
-        return f"expected a Python float, got {type(got).__name__}"
-    if math.isnan(got):
-        return f"got nan, expected {case.expected:.6f}"
-    if abs(got - case.expected) > 1e-6:
-        return f"got {got:.6f}, expected {case.expected:.6f}"
-    return None
-
-
 LIBRARIES = frozenset({"torchvision", "cnnbook"})
 CODER = LIBRARIES | {"BoxCoder", "encode_single", "decode_single"}
 ADAPTIVE_MAX = frozenset({"adaptive_max_pool2d", "adaptive_max_pool2d_with_indices",
@@ -537,6 +524,6 @@ EXERCISES = (
              ADAPTIVE_MAX, frozenset({"aten::adaptive_max_pool2d"})),
     Exercise("yolo_targets", 2, _yolo_cases, close_tensor(atol=1e-5, rtol=1e-5),
              frozenset({"cnnbook"})),
-    Exercise("average_precision", 2, _ap_cases, _close_float,
+    Exercise("average_precision", 2, _ap_cases, close_float,
              frozenset({"cnnbook", "torchmetrics", "pycocotools", "sklearn"})),
 )  # fmt: skip
