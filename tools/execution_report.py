@@ -2,9 +2,10 @@
 
 `make gpu-report` runs this on a machine with CUDA: each chapter executes there with its
 GPU-size settings, and the report keeps, per notebook, the wall time, the device line
-the setup cell printed and every accuracy the chapter glued into its prose. Results go
-to reports/<device>.json (one file per kind of device, so a CPU and a GPU run sit side
-by side); book/execution-report.md, the page the book shows, is redrawn from all of them.
+the setup cell printed and every score (accuracy, mean IoU, mAP@0.5) the chapter glued
+into its prose. Results go to reports/<device>.json (one file per kind of device, so a
+CPU and a GPU run sit side by side); book/execution-report.md, the page the book shows,
+is redrawn from all of them.
 
     python tools/execution_report.py            # needs CUDA
     python tools/execution_report.py --allow-cpu  # the CPU run of the same table
@@ -57,8 +58,9 @@ def render(reports: list[dict]) -> str:
     lines = [
         "# Execution report",
         "",
-        "What each chapter took to execute top to bottom, on which device, and the",
-        "accuracies (and mean IoUs) it reached, as measured by `tools/execution_report.py`.",
+        "What each chapter took to execute top to bottom, on which device, and the scores",
+        "it reached (accuracies, mean IoUs, detection mAP@0.5), as measured by",
+        "`tools/execution_report.py`.",
         "On a GPU the chapters take their GPU-size settings (more data and epochs;",
         "`cnnbook.sized`).",
         "",
@@ -75,7 +77,7 @@ def render(reports: list[dict]) -> str:
             f"Measured on {report['date']} with torch {report['torch']}, Python "
             f"{report['python']}, budget `{report['budget']}`.",
             "",
-            "| notebook | seconds | accuracies reached |",
+            "| notebook | seconds | scores reached |",
             "| --- | ---: | --- |",
         ]
         for row in report["notebooks"]:
