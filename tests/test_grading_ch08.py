@@ -292,7 +292,7 @@ def graded(tmp_path_factory):
     nbformat.write(_solution_with(WRONG), folder / "wrong_08-detection.ipynb")
     nbformat.write(_solution_with(CHEATS), folder / "cheater_08-detection.ipynb")
     out = tmp_path_factory.mktemp("grades")
-    rows = grade_folder(folder, "08", out, jobs=2, limits=LIMITS, log=lambda _: None)
+    rows = grade_folder(folder, "08", out, jobs=1, limits=LIMITS, log=lambda _: None)
     return {row["student"]: row for row in rows}, out
 
 

@@ -19,7 +19,7 @@ def test_solutions_full_marks_blank_exercises_zero(notebook, tmp_path):
     shutil.copy(ROOT / "exercises" / f"{notebook}.ipynb", submissions / f"blank_{notebook}.ipynb")
     rows = {
         r["student"]: r
-        for r in grade_folder(submissions, chapter, tmp_path / "out", jobs=2, log=lambda _: None)
+        for r in grade_folder(submissions, chapter, tmp_path / "out", jobs=1, log=lambda _: None)
     }
     full = sum(ex.points for ex in load_chapter(chapter).EXERCISES)
     assert rows["solved"]["total"] == full and rows["solved"]["status"] == "graded"
@@ -52,7 +52,7 @@ def test_a_function_that_must_return_a_layer_is_judged_by_what_it_returns(tmp_pa
         cell = next(c for c in nb.cells if c.source.startswith("def convolutionalize("))
         cell.source = source
         nbformat.write(nb, folder / f"{name}_07-segmentation.ipynb")
-    rows = {r["student"]: r for r in grade_folder(folder, "07", tmp_path / "out", jobs=2,
+    rows = {r["student"]: r for r in grade_folder(folder, "07", tmp_path / "out", jobs=1,
                                                   log=lambda _: None)}  # fmt: skip
     full = sum(ex.points for ex in load_chapter("07").EXERCISES)
     for name in wrong:
