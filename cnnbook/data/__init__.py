@@ -2,7 +2,7 @@
 
 Real images and digits ship inside scikit-image and scikit-learn wheels, Fashion-MNIST
 comes from a Debian package (or a one-time download), and the scenes used for
-segmentation and detection are generated on the fly.
+segmentation and detection, and the sequences of Chapter 9, are generated on the fly.
 """
 
 from cnnbook.data.augment import random_shift
@@ -11,6 +11,7 @@ from cnnbook.data.digits import digits
 from cnnbook.data.fashion_mnist import FashionMNISTMissingError, fashion_mnist
 from cnnbook.data.images import PHOTOS, photo
 from cnnbook.data.scenes import SHAPES, Scenes, make_scenes, simulate_detections
+from cnnbook.data.sequences import adding_problem, noisy_sine
 
 __all__ = [
     "PHOTOS",
@@ -18,9 +19,11 @@ __all__ = [
     "Batches",
     "FashionMNISTMissingError",
     "Scenes",
+    "adding_problem",
     "digits",
     "fashion_mnist",
     "make_scenes",
+    "noisy_sine",
     "photo",
     "random_shift",
     "simulate_detections",

@@ -1,4 +1,5 @@
-"""The architectures of Chapter 6, written from the papers in plain PyTorch.
+"""The architectures of Chapter 6, written from the papers in plain PyTorch, and the
+small sequence model of Chapter 9.
 
 Each network is an `nn.Sequential` of named stages (stem, blocks, head), so the
 architecture explorer can list it stage by stage; the blocks that branch or skip
@@ -9,6 +10,7 @@ as its references for the chapter's exercises.
 from cnnbook.models.classic import VGG16, alexnet, lenet5, nin_block, vgg
 from cnnbook.models.dense import DenseBlock, Transition, dense_layer, densenet, densenet121
 from cnnbook.models.inception import InceptionAux, InceptionBlock, googlenet
+from cnnbook.models.recurrent import SequenceRegressor
 from cnnbook.models.residual import (
     BasicBlock,
     Bottleneck,
@@ -27,6 +29,7 @@ __all__ = [
     "InceptionAux",
     "InceptionBlock",
     "PlainBlock",
+    "SequenceRegressor",
     "Transition",
     "alexnet",
     "cifar_net",
