@@ -21,6 +21,7 @@ from cnnbook.grading.child.calls import (
     call_built,
     call_methods,
     call_module,
+    call_reporting_grads,
     call_steps,
     resolve_functions,
 )
@@ -38,7 +39,9 @@ class Case:
     `runner.call_steps`. For a stateful class (`method`), `args` and `kwargs` build it
     and `inputs` lists the argument tuples of successive calls; see `runner.call_methods`.
     For a function that returns a layer (`returns_module`), `inputs` go through the layer
-    it returns; see `runner.call_built`.
+    it returns; see `runner.call_built`. For a function that acts on gradients
+    (`with_grads`), the parameters made from the arguments report their `.grad` after
+    the call, next to what it returned; see `runner.call_reporting_grads`.
     """
 
     description: str
@@ -49,6 +52,7 @@ class Case:
     iterate: bool = False
     method: str | None = None
     returns_module: bool = False
+    with_grads: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,8 @@ def run_cases(exercise: Exercise, fn: Callable[..., Any], seed: int = PUBLIC_SEE
                 got = call_methods(fn, case.args, case.kwargs, case.method, clone_args(case.inputs))
             elif case.returns_module:
                 got = call_built(fn, clone_args(case.args), case.kwargs, clone_args(case.inputs))
+            elif case.with_grads:
+                got = call_reporting_grads(fn, clone_args(case.args), clone_args(case.kwargs))
             elif case.inputs is None:
                 args = resolve_functions(clone_args(case.args))
                 got = fn(*args, **resolve_functions(clone_args(case.kwargs)))

@@ -28,19 +28,68 @@ def _linear(weight, bias):
     return layer
 
 
-def resolve_functions(value):
+CELLS = {"RNN": torch.nn.RNNCell, "LSTM": torch.nn.LSTMCell, "GRU": torch.nn.GRUCell}
+
+
+def _cell(kind, weights, nonlinearity):
+    """A PyTorch recurrent cell of `kind` holding `weights` (weight_ih, weight_hh, bias_ih,
+    bias_hh; biases both None for none), in their dtype."""
+    weight_ih, weight_hh = weights[:2]
+    options = {"nonlinearity": nonlinearity} if kind == "RNN" else {}
+    cell = CELLS[kind](weight_ih.shape[1], weight_hh.shape[1], bias=weights[2] is not None,
+                       dtype=weight_ih.dtype, **options)  # fmt: skip
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    with torch.no_grad():
+        for name, tensor in zip(names, weights, strict=True):
+            if tensor is not None:
+                getattr(cell, name).copy_(tensor)
+    return cell
+
+
+def _parameter(value, grad):
+    """A parameter holding `value` whose `.grad` is `grad`, as after a backward pass."""
+    parameter = torch.nn.Parameter(value)
+    parameter.grad = grad
+    return parameter
+
+
+def resolve_functions(value, made: list | None = None):
     """`value` with every {"__function__": name} replaced by the function it names, and
     every {"__linear__": (weight, bias)} by an `nn.Linear` holding those tensors (a layer,
-    like a function, cannot travel as data)."""
+    like a function, cannot travel as data); likewise {"__cell__": (kind, weights,
+    nonlinearity)} becomes an `nn.RNNCell`, `nn.LSTMCell` or `nn.GRUCell` (`_cell`),
+    {"__parameter__": (value, grad)} an `nn.Parameter` with that `.grad`, and
+    {"__iter__": items} a generator over the items (as `model.parameters()` is).
+    The parameters made on the way are appended to `made`, in order."""
+    made = [] if made is None else made
     if isinstance(value, dict):
         if set(value) == {"__function__"}:
             return FUNCTIONS[value["__function__"]]
         if set(value) == {"__linear__"}:
             return _linear(*value["__linear__"])
-        return {k: resolve_functions(v) for k, v in value.items()}
+        if set(value) == {"__cell__"}:
+            cell = _cell(*value["__cell__"])
+            made.extend(cell.parameters())
+            return cell
+        if set(value) == {"__parameter__"}:
+            made.append(_parameter(*value["__parameter__"]))
+            return made[-1]
+        if set(value) == {"__iter__"}:
+            items = resolve_functions(list(value["__iter__"]), made)
+            return (item for item in items)
+        return {k: resolve_functions(v, made) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(resolve_functions(v) for v in value)
+        return type(value)(resolve_functions(v, made) for v in value)
     return value
+
+
+def call_reporting_grads(fn, args: tuple, kwargs: dict) -> dict:
+    """How an exercise that acts on gradients is run (clipping them in place, or
+    differentiating without touching them): call it, and report what it returned and
+    the `.grad` of every parameter made from its arguments, afterwards."""
+    made: list = []
+    value = fn(*resolve_functions(args, made), **resolve_functions(kwargs, made))
+    return {"value": value, "grads": [parameter.grad for parameter in made]}
 
 
 def call_steps(step, param, grads, hyper: dict):

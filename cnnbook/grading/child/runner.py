@@ -29,7 +29,14 @@ import torch
 # Run as a script with -I, which leaves the script's folder off sys.path: put it back for
 # the two modules beside it (never the course package).
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from calls import call_built, call_methods, call_module, call_steps, resolve_functions
+from calls import (
+    call_built,
+    call_methods,
+    call_module,
+    call_reporting_grads,
+    call_steps,
+    resolve_functions,
+)
 from watch import AUTOGRAD, Watch, warm_up
 
 NOBODY = 65534
@@ -97,6 +104,8 @@ def _call(fn, case: dict):
         return call_methods(fn, case["args"], case["kwargs"], case["method"], case["inputs"])
     if case.get("returns_module"):
         return call_built(fn, case["args"], case["kwargs"], case["inputs"])
+    if case.get("with_grads"):
+        return call_reporting_grads(fn, case["args"], case["kwargs"])
     if case.get("inputs") is None:
         return fn(*resolve_functions(case["args"]), **resolve_functions(case["kwargs"]))
     return call_module(fn, case["args"], case["kwargs"], case["inputs"])

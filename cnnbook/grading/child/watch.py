@@ -11,6 +11,13 @@ inside the child process, while one exercise runs:
   optimizer's step opens a profiler record, and no hand-written step does). Dispatch
   tricks that hide an operator from Python (excluding the Python key, ``redispatch``,
   calling ``torch._C`` directly) still end in one of these kernels.
+- **Composite operators.** An operator written in terms of others
+  (CompositeImplicitAutograd, such as ``aten::conv2d``) is left to its decomposition,
+  which reaches a watched kernel (``aten::convolution``). One whose decomposition
+  reaches only operators a solution needs (``aten::lstm_cell``: linear, sigmoid, tanh)
+  is named with the key to watch it at, ``aten::lstm_cell/CompositeImplicitAutograd``:
+  its own composite kernel is replaced while the watch runs, for every backend and
+  autograd, and PyTorch's comes back exactly when the watch ends.
 - **Autograd.** The pseudo-operator ``"autograd"`` forbids differentiating automatically
   (for exercises that ask for a gradient by hand): a `TorchDispatchMode` records any
   operator whose tensor arguments require grad.
@@ -116,6 +123,7 @@ class Watch:
         for a watched operator: the way to put a kernel over the watch's."""
         open_library = torch._C._dispatch_library
         register = torch.library.Library.impl
+        packets = {operator.split(".")[0] for operator in operators}  # lstm.input -> lstm
 
         def guarded_open(kind, namespace, *args, **kwargs):
             if kind in ("IMPL", "FRAGMENT") and namespace in namespaces:
@@ -124,7 +132,7 @@ class Watch:
 
         def guarded_register(library, op_name, *args, **kwargs):
             name = op_name if isinstance(op_name, str) else getattr(op_name, "__name__", "")
-            if f"{library.ns}::{name.split('.')[0]}" in operators:
+            if f"{library.ns}::{name.split('.')[0]}" in packets:
                 self.tampered.add(f"a kernel for {library.ns}::{name}")
             return register(library, op_name, *args, **kwargs)
 
@@ -132,19 +140,20 @@ class Watch:
         self._replace(torch.library.Library, "impl", guarded_register)
 
     def __enter__(self) -> Watch:
-        by_namespace: dict[str, list[str]] = {}
-        for qualified in sorted(self.forbidden - {AUTOGRAD}):
-            if _decomposes(qualified):
+        by_namespace: dict[str, list[tuple[str, str]]] = {}
+        for entry in sorted(self.forbidden - {AUTOGRAD}):
+            qualified, _, key = entry.partition("/")  # a named key: watch it there only
+            if not key and _decomposes(qualified):
                 continue  # caught where it decomposes to (conv2d -> convolution)
             namespace, _, name = qualified.partition("::")
-            by_namespace.setdefault(namespace, []).append(name)
+            by_namespace.setdefault(namespace, []).append((name, key))
         with warnings.catch_warnings():  # "overriding a previously registered kernel"
             warnings.simplefilter("ignore")
             for namespace, names in by_namespace.items():
                 library = torch.library.Library(namespace, "IMPL")
                 self._libraries.append(library)
-                for name in names:
-                    for key in KERNEL_KEYS:
+                for name, only in names:
+                    for key in (only,) if only else KERNEL_KEYS:
                         try:
                             library.impl(name, self._kernel(f"{namespace}::{name}"), key)
                         except (RuntimeError, ValueError):

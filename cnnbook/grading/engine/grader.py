@@ -177,6 +177,7 @@ def grade_file(
                     "iterate": c.iterate,
                     "method": c.method,
                     "returns_module": c.returns_module,
+                    "with_grads": c.with_grads,
                     "label": c.description,
                 }
                 for c in cases[exercise.name]
