@@ -39,6 +39,7 @@ def test_the_training_chapters_have_gpu_size_branches():
         "07-segmentation",
         "07-segmentation-fcn",
         "08-detection-yolo",
+        "09-rnn-lstm",
     }
 
 
@@ -51,4 +52,4 @@ def test_chapter_runs_at_gpu_size(path, monkeypatch):
         nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     ).execute()
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    assert "epoch" in printed
+    assert re.search(r"\bepochs?\b|\bsteps\b", printed), "the GPU-size run printed no training"
