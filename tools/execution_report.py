@@ -2,7 +2,7 @@
 
 `make gpu-report` runs this on a machine with CUDA: each chapter executes there with its
 GPU-size settings, and the report keeps, per notebook, the wall time, the device line
-the setup cell printed and every score (accuracy, mean IoU, mAP@0.5) the chapter glued
+the setup cell printed and every score (accuracy, mean IoU, mAP@0.5, MSE) the chapter glued
 into its prose. Results go to reports/<device>.json (one file per kind of device, so a
 CPU and a GPU run sit side by side); book/execution-report.md, the page the book shows,
 is redrawn from all of them.
@@ -33,6 +33,12 @@ GLUE_PREFIX = "application/papermill.record/"
 SCORES = ("accuracy", "miou", "map50")  # glued names that hold a score worth reporting
 
 
+def is_score(name: str) -> bool:
+    """Accuracies, IoUs and mAPs by the words in their names; errors by an `_mse` suffix,
+    so that a glued gradient of an MSE (`mse_grad`) is not taken for a score."""
+    return name.endswith("_mse") or any(word in name for word in SCORES)
+
+
 def execute(path: Path) -> dict:
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
@@ -47,11 +53,16 @@ def execute(path: Path) -> dict:
         o.metadata["scrapbook"]["name"]: float(o.data[GLUE_PREFIX + "text/plain"])
         for o in outputs
         if "scrapbook" in o.get("metadata", {})
-        and any(word in o.metadata["scrapbook"]["name"] for word in SCORES)
+        and is_score(o.metadata["scrapbook"]["name"])
         and GLUE_PREFIX + "text/plain" in o.get("data", {})
     }
     return {"notebook": path.name, "seconds": round(seconds, 1), "device": device,
             "accuracies": accuracies}  # fmt: skip
+
+
+def _score(name: str, value: float) -> str:
+    """Accuracies and IoUs read best as percentages; an error (MSE) is not a fraction."""
+    return f"{name} {value:.4f}" if "mse" in name else f"{name} {value:.2%}"
 
 
 def render(reports: list[dict]) -> str:
@@ -59,8 +70,8 @@ def render(reports: list[dict]) -> str:
         "# Execution report",
         "",
         "What each chapter took to execute top to bottom, on which device, and the scores",
-        "it reached (accuracies, mean IoUs, detection mAP@0.5), as measured by",
-        "`tools/execution_report.py`.",
+        "it reached (accuracies, mean IoUs, detection mAP@0.5, mean squared errors), as",
+        "measured by `tools/execution_report.py`.",
         "On a GPU the chapters take their GPU-size settings (more data and epochs;",
         "`cnnbook.sized`).",
         "",
@@ -81,7 +92,7 @@ def render(reports: list[dict]) -> str:
             "| --- | ---: | --- |",
         ]
         for row in report["notebooks"]:
-            reached = ", ".join(f"{k} {v:.2%}" for k, v in row["accuracies"].items()) or "none"
+            reached = ", ".join(_score(k, v) for k, v in row["accuracies"].items()) or "none"
             lines.append(f"| {row['notebook']} | {row['seconds']:.1f} | {reached} |")
         lines.append("")
     return "\n".join(lines)
