@@ -1,9 +1,13 @@
-"""Shared fixtures: the repository root and a non-interactive matplotlib backend."""
+"""Shared fixtures and helpers: the repository root, a non-interactive matplotlib
+backend, a solutions notebook with cells replaced, and gradients through time by a
+second route."""
 
 from pathlib import Path
 
 import matplotlib
+import nbformat
 import pytest
+import torch
 
 matplotlib.use("Agg")
 
@@ -21,3 +25,27 @@ def close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def solution_with(notebook: Path, cells: dict[str, str]) -> nbformat.NotebookNode:
+    """The solutions notebook with the cell defining each named function replaced: a
+    submission that is right everywhere except where a test says otherwise."""
+    nb = nbformat.read(notebook, as_version=4)
+    for name, source in cells.items():
+        cell = next(c for c in nb.cells if c.source.startswith(f"def {name}("))
+        cell.source = source
+    return nb
+
+
+def norms_by_retain_grad(cell, xs: torch.Tensor, state) -> torch.Tensor:
+    """||dL/dh_t|| for L = sum(h_T) the long way, to check `grad_norm_through_time`:
+    retain every hidden state's gradient and call backward() (which also fills the
+    cell's .grad, so callers pass a copy they can spoil)."""
+    hidden = []
+    for x in xs:
+        state = cell(x, state)
+        h = state[0] if isinstance(state, tuple) else state
+        h.retain_grad()
+        hidden.append(h)
+    hidden[-1].sum().backward()
+    return torch.stack([h.grad.norm() for h in hidden])

@@ -19,7 +19,7 @@ from cnnbook.grading.chapters import ch08
 from cnnbook.grading.checks import PUBLIC_SEED, report, run_cases
 from cnnbook.grading.engine.grader import grade_folder
 from cnnbook.grading.engine.sandbox import Limits
-from conftest import ROOT
+from conftest import ROOT, solution_with
 
 EXERCISES = {ex.name: ex for ex in ch08.EXERCISES}
 SEEDS = [PUBLIC_SEED, 2024]
@@ -278,19 +278,11 @@ CHEATS = {
 }
 
 
-def _solution_with(cells):
-    nb = nbformat.read(SOLUTIONS, as_version=4)
-    for name, source in cells.items():
-        cell = next(c for c in nb.cells if c.source.startswith(f"def {name}("))
-        cell.source = source
-    return nb
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
-    nbformat.write(_solution_with(WRONG), folder / "wrong_08-detection.ipynb")
-    nbformat.write(_solution_with(CHEATS), folder / "cheater_08-detection.ipynb")
+    nbformat.write(solution_with(SOLUTIONS, WRONG), folder / "wrong_08-detection.ipynb")
+    nbformat.write(solution_with(SOLUTIONS, CHEATS), folder / "cheater_08-detection.ipynb")
     out = tmp_path_factory.mktemp("grades")
     rows = grade_folder(folder, "08", out, jobs=1, limits=LIMITS, log=lambda _: None)
     return {row["student"]: row for row in rows}, out

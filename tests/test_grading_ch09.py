@@ -29,7 +29,7 @@ from cnnbook.grading.child.calls import call_reporting_grads, resolve_functions
 from cnnbook.grading.child.watch import Watch
 from cnnbook.grading.engine.grader import grade_folder
 from cnnbook.grading.engine.sandbox import Limits
-from conftest import ROOT
+from conftest import ROOT, norms_by_retain_grad, solution_with
 
 EXERCISES = {ex.name: ex for ex in ch09.EXERCISES}
 SEEDS = [PUBLIC_SEED, 2024]
@@ -72,18 +72,6 @@ def test_the_cell_cases_cover_the_edges(seed):
         assert weight_ih.shape[0] == ch09.GATES[kind] * hidden[0].shape[1]
 
 
-def _backward_norms(cell, xs, state):
-    """The norms by another route: backward() with retain_grad on every hidden state."""
-    hidden = []
-    for x in xs:
-        state = cell(x, state)
-        h = state[0] if isinstance(state, tuple) else state
-        h.retain_grad()
-        hidden.append(h)
-    hidden[-1].sum().backward()
-    return torch.stack([h.grad.norm() for h in hidden])
-
-
 @pytest.mark.parametrize("seed", [*SEEDS, 1, 2])
 def test_grad_norm_references_agree_with_backward_and_span_orders_of_magnitude(seed):
     cases = EXERCISES["grad_norm_through_time"].cases(seed)
@@ -94,7 +82,7 @@ def test_grad_norm_references_agree_with_backward_and_span_orders_of_magnitude(s
         kind, weights, nonlinearity = spec["__cell__"]
         kinds.add((kind, nonlinearity if kind == "RNN" else None))
         cell = ch09.pytorch_cell(kind, weights, nonlinearity)
-        torch.testing.assert_close(_backward_norms(cell, xs, state), case.expected,
+        torch.testing.assert_close(norms_by_retain_grad(cell, xs, state), case.expected,
                                    rtol=1e-6, atol=0.0, msg=case.description)  # fmt: skip
         n, hidden = xs.shape[1], weights[1].shape[1]
         assert case.expected.shape == (len(xs),)
@@ -192,11 +180,11 @@ def test_an_lstm_returning_h_only_is_told_what_to_return():
 
 
 def norms_by_backward(cell, xs, state):
-    return _backward_norms(cell, xs, state)
+    return norms_by_retain_grad(cell, xs, state)
 
 
 def norms_by_backward_then_cleared(cell, xs, state):
-    norms = _backward_norms(cell, xs, state)
+    norms = norms_by_retain_grad(cell, xs, state)
     for parameter in cell.parameters():
         parameter.grad = None
     return norms
@@ -522,20 +510,12 @@ BACKWARD_THEN_CLEARED = {
 }
 
 
-def _solution_with(cells):
-    nb = nbformat.read(SOLUTIONS, as_version=4)
-    for name, source in cells.items():
-        cell = next(c for c in nb.cells if c.source.startswith(f"def {name}("))
-        cell.source = source
-    return nb
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
     for student, cells in (("wrong", WRONG), ("cheater", CHEATS_IN_NOTEBOOK),
                            ("hostile", HOSTILE), ("cleared", BACKWARD_THEN_CLEARED)):  # fmt: skip
-        nbformat.write(_solution_with(cells), folder / f"{student}_09-rnn-lstm.ipynb")
+        nbformat.write(solution_with(SOLUTIONS, cells), folder / f"{student}_09-rnn-lstm.ipynb")
     out = tmp_path_factory.mktemp("grades")
     rows = grade_folder(folder, "09", out, jobs=1, seed=11, limits=LIMITS, log=lambda _: None)
     return {row["student"]: row for row in rows}, out

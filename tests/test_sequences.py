@@ -20,6 +20,7 @@ from cnnbook.sequences import (
     rnn_cell,
     unroll,
 )
+from conftest import norms_by_retain_grad
 
 SIZES = [(1, 1, 1), (3, 5, 4), (7, 2, 1), (10, 16, 8)]  # (input, hidden, batch)
 DTYPES = [torch.float32, torch.float64]
@@ -218,18 +219,6 @@ def test_cell_weights_picks_the_asked_layer_of_a_stacked_lstm():
 # --- gradients through time ---------------------------------------------------------------
 
 
-def _norms_by_retain_grad(cell, xs, state):
-    """The same vector, the long way: retain every h_t's gradient and call backward()."""
-    hidden = []
-    for x in xs:
-        state = cell(x, state)
-        h = state[0] if isinstance(state, tuple) else state
-        h.retain_grad()
-        hidden.append(h)
-    hidden[-1].sum().backward()
-    return torch.stack([h.grad.norm() for h in hidden])
-
-
 @pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
 def test_grad_norm_through_time_equals_backward_and_leaves_parameter_grads_alone(kind):
     gen = torch.Generator().manual_seed(20)
@@ -241,7 +230,7 @@ def test_grad_norm_through_time_equals_backward_and_leaves_parameter_grads_alone
     assert all(p.grad is None for p in cell.parameters())
     assert norms.shape == (12,) and not norms.requires_grad
     torch.testing.assert_close(norms[-1], torch.tensor(math.sqrt(3 * 6), dtype=torch.float64))
-    torch.testing.assert_close(norms, _norms_by_retain_grad(copy.deepcopy(cell), xs, state))
+    torch.testing.assert_close(norms, norms_by_retain_grad(copy.deepcopy(cell), xs, state))
     assert len(set(norms.tolist())) == 12  # a genuinely varying vector, not a constant
 
 
