@@ -41,7 +41,7 @@ def regularization_run(
     seed: int = 0,
     device: str | None = None,
 ) -> dict[str, list[float]]:
-    """Train on 100 digits, validate on the 359 test digits; per-epoch curves.
+    """Train on TRAIN_SIZE digits, validate on the held-out test digits; per-epoch curves.
 
     `input_noise` adds Gaussian noise of that standard deviation to every training
     image; `weight_noise` perturbs every weight by such noise for each forward pass
