@@ -47,7 +47,8 @@ def alexnet(num_classes: int = 1000, groups: int = 2) -> nn.Sequential:
         return nn.Sequential(nn.Conv2d(cin, cout, k, stride, padding, groups=g), nn.ReLU())
 
     def lrn():  # a fresh module per use: a shared one would confuse per-layer hooks
-        return nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)
+        # the paper's alpha = 1e-4 multiplies the plain sum; PyTorch divides alpha by size
+        return nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0)
 
     return nn.Sequential(OrderedDict(
         conv1=nn.Sequential(*conv(3, 96, 11, stride=4), lrn(), nn.MaxPool2d(3, 2)),
