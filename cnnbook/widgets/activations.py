@@ -14,7 +14,7 @@ ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "ReLU": torch.relu,
-    "leaky ReLU": lambda x: F.leaky_relu(x, 0.1),
+    "leaky ReLU": lambda x: F.leaky_relu(x, 0.01),  # the slope Chapter 4 uses throughout
 }
 
 
