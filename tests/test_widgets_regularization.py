@@ -1,7 +1,8 @@
 import torch
 
-from cnnbook.data import random_shift
+from cnnbook.data import digits, random_shift
 from cnnbook.widgets.regularization import (
+    TRAIN_SIZE,
     regularization_lab,
     regularization_run,
     render_regularization_lab,
@@ -22,7 +23,20 @@ def test_runs_are_cached_and_overfit_without_regularization():
     first = regularization_run(epochs=20)
     assert regularization_run(epochs=20) is first
     assert first["train_accuracy"][-1] > first["val_accuracy"][-1]
-    assert set(first) == {"train_loss", "val_loss", "train_accuracy", "val_accuracy"}
+    assert set(first) == {
+        f"{split}_{metric}" for split in ("train", "val", "test") for metric in ("loss", "accuracy")
+    }
+    assert all(len(curve) == 20 for curve in first.values())
+
+
+def test_the_test_digits_are_training_split_digits_the_network_never_sees():
+    """Early stopping chooses on validation; the score of the choice must come from
+    elsewhere: the training-split digits after the first TRAIN_SIZE, over a thousand of
+    them, scored every epoch."""
+    run = regularization_run(epochs=3)
+    train, _ = digits()
+    assert len(train) - TRAIN_SIZE > 1000  # a test set far larger than the 100 trained on
+    assert 0.0 < run["test_accuracy"][-1] < 1.0
 
 
 def test_render_compares_with_the_unregularized_run():
