@@ -21,14 +21,12 @@ def render_gradient_explorer(
     if length < 2:
         raise ValueError(f"the sequence needs at least 2 steps, got {length}")
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    distance = range(length)
+    labels = {"RNN": "RNN (tanh)", "LSTM": f"LSTM (forget bias {forget_bias:g})", "GRU": "GRU"}
     for kind in CELLS:
         norms = recurrent_gradient_norms(kind, length, scale, forget_bias=forget_bias)
         relative = (norms / norms[-1]).flip(0)
-        label = f"LSTM (forget bias {forget_bias:g})" if kind == "LSTM" else kind
-        if kind == "RNN":
-            label = "RNN (tanh)"
-        ax.semilogy(distance, relative.clamp_min(1e-300), color=STYLES[kind], lw=2, label=label)
+        ax.semilogy(range(length), relative.clamp_min(1e-300), color=STYLES[kind], lw=2,
+                    label=labels[kind])  # fmt: skip
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     ax.set(
         xlabel="distance to the loss, T - t (steps)",
