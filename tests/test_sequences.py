@@ -400,3 +400,20 @@ def test_the_tanh_rnn_vanishes_at_small_gain_and_explodes_at_large_gain():
     assert small[0] < 1e-6 * small[-1]
     large = recurrent_gradient_norms("RNN", 50, scale=3.0)
     assert large[0] > large[-1]
+
+
+def test_sequence_regressor_sets_only_the_lstm_forget_bias():
+    """Chapter 9's LSTMs start with forget-gate bias `forget_bias` (0: half-open gates,
+    whatever memory there is must be learned); the other gates keep PyTorch's init."""
+    from cnnbook.models import SequenceRegressor
+
+    torch.manual_seed(0)
+    model = SequenceRegressor("LSTM", inputs=2, hidden=4, forget_bias=1.5)
+    b_ih, b_hh = model.recurrent.bias_ih_l0, model.recurrent.bias_hh_l0
+    assert torch.equal(b_ih[4:8], torch.full((4,), 1.5)) and not b_hh[4:8].any()
+    assert b_ih[:4].any() and b_ih[8:].any()  # input, candidate, output: untouched
+    assert model(torch.zeros(3, 7, 2)).shape == (3, 7)
+    rnn = SequenceRegressor("RNN", inputs=2, hidden=4, forget_bias=1.5)
+    assert not (rnn.recurrent.bias_ih_l0 == 1.5).any()
+    with pytest.raises(ValueError, match="kind must be one of"):
+        SequenceRegressor("Transformer", inputs=2, hidden=4)
