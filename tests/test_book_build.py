@@ -11,12 +11,40 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 from colab_links import colab_url
+from page_scripts import SHIM, tidy_scripts
 
 
 def test_colab_url_from_repository():
     assert colab_url("https://github.com/org/repo/", "main", "exercises/01-x.ipynb") == (
         "https://colab.research.google.com/github/org/repo/blob/main/exercises/01-x.ipynb"
     )
+
+
+def test_page_scripts_drop_repeated_inline_scripts_and_shim_the_widget_embedder():
+    from sphinx.builders.html._assets import _JavaScript
+
+    config = _JavaScript(None, body='const THEBE_JS_URL = "x"')
+    scripts = [
+        _JavaScript("_static/require.js"),
+        config,
+        _JavaScript(None, body='const THEBE_JS_URL = "x"'),
+        _JavaScript(
+            "_static/ipywidgets/embed-amd.js", **{"data-jupyter-widgets-cdn-only": "false"}
+        ),
+    ]
+    context = {"script_files": scripts}
+    tidy_scripts(None, "book/x", "page.html", context, None)
+    names = [s.filename for s in context["script_files"]]
+    assert names == [
+        "_static/require.js",
+        None,
+        f"_static/{SHIM}",
+        "_static/ipywidgets/embed-amd.js",
+    ]
+    assert context["script_files"][1] is config
+    without_widgets = {"script_files": [_JavaScript("_static/a.js")]}
+    tidy_scripts(None, "book/y", "page.html", without_widgets, None)
+    assert [s.filename for s in without_widgets["script_files"]] == ["_static/a.js"]
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +86,23 @@ def test_pages_serve_widgets_and_math_locally(html):
     assert not re.findall(r'<script[^>]+src="https?://', page)
     assert not re.findall(r'<link[^>]+href="https?://[^"]+\.css', page)
     assert (html / "_static" / "ipywidgets" / "embed-amd.js").exists()
+
+
+def test_pages_declare_each_inline_script_once_and_shim_mathjax_before_the_widgets(html):
+    """The two console errors every chapter logged: a theme script declaring
+    `const THEBE_JS_URL` twice, and the widget embedder calling MathJax 2's
+    `MathJax.Hub.Queue` on the book's MathJax 3."""
+    assert (html / "_static" / SHIM).exists()
+    for page in sorted(html.rglob("*.html")):
+        text = page.read_text()
+        inline = [
+            body
+            for attributes, body in re.findall(r"<script([^>]*)>(.*?)</script>", text, flags=re.S)
+            if "src=" not in attributes and body.strip()
+        ]
+        assert len(inline) == len(set(inline)), f"{page.name} repeats an inline script"
+        if "embed-amd.js" in text:
+            assert -1 < text.find(f"_static/{SHIM}") < text.find("embed-amd.js"), page.name
 
 
 def test_colab_buttons_open_each_notebook_in_the_repository(html):

@@ -1,0 +1,46 @@
+"""Keep every page's scripts free of console errors.
+
+Two problems come from the theme stack, not from the book:
+
+- sphinx-thebe and sphinx-togglebutton register their inline configuration scripts once
+  per event, and Jupyter Book's build emits the event twice, so each page declared
+  `const THEBE_JS_URL` twice (a SyntaxError). Identical scripts are dropped here.
+- The ipywidgets embedder typesets widget labels with MathJax 2's `MathJax.Hub.Queue`,
+  while the book serves MathJax 3. `mathjax2-hub.js`, placed just before the embedder,
+  gives MathJax 3 that one method.
+"""
+
+from __future__ import annotations
+
+SHIM = "mathjax2-hub.js"
+
+
+def _filename(script) -> str:
+    """A script's file, or "" for an inline one (whose body is among its attributes)."""
+    return getattr(script, "filename", None) or ""
+
+
+def _key(script) -> tuple:
+    attributes = getattr(script, "attributes", {})
+    return (_filename(script), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+
+
+def tidy_scripts(app, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        if _key(script) not in seen:
+            seen.add(_key(script))
+            unique.append(script)
+    embedder = next((i for i, s in enumerate(unique) if "embed-amd.js" in _filename(s)), None)
+    if embedder is not None:
+        shim = type(unique[embedder])(f"_static/{SHIM}")
+        unique.insert(embedder, shim)
+    scripts[:] = unique
+
+
+def setup(app):
+    app.connect("html-page-context", tidy_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
