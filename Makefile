@@ -31,11 +31,13 @@ $(VENDOR_JS):
 vendor: $(VENDOR_JS)
 
 # System packages from Debian, installed when `make test` runs as root with apt:
-# bubblewrap, the grader's namespace sandbox (required by the tests in CI), and
-# Fashion-MNIST for the chapters that train on it. Never fatal here: without them the
-# grader falls back to process isolation and says so, and the tests use a small
-# Fashion-MNIST copy they write themselves.
+# bubblewrap, the grader's namespace sandbox, and Chromium, the browser the built book is
+# tested in (both required by the tests in CI), and Fashion-MNIST for the chapters that
+# train on it. Never fatal here: without them the grader falls back to process isolation
+# and says so, the browser tests skip, and the tests use a small Fashion-MNIST copy they
+# write themselves.
 SYSTEM_PACKAGES := $(if $(shell command -v bwrap),,bubblewrap) \
+	$(if $(wildcard /usr/bin/chromium),,chromium) \
 	$(if $(wildcard $(FASHION_MNIST)),,dataset-fashion-mnist)
 
 data:

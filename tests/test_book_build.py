@@ -10,6 +10,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from browser import FLAGS, chromium_or_skip, pages, serve, visit
 from colab_links import colab_url
 from page_scripts import SHIM, tidy_scripts
 
@@ -103,6 +104,31 @@ def test_pages_declare_each_inline_script_once_and_shim_mathjax_before_the_widge
         assert len(inline) == len(set(inline)), f"{page.name} repeats an inline script"
         if "embed-amd.js" in text:
             assert -1 < text.find(f"_static/{SHIM}") < text.find("embed-amd.js"), page.name
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def test_every_page_reads_well_in_a_real_browser(html, browser):
+    """Served locally, every page loads without a console error, a failed request or a
+    request leaving the machine; MathJax typesets every formula; every image loads; no
+    code line is clipped at the right edge."""
+    problems = {}
+    with serve(html) as base:
+        for path in pages(html):
+            found = {k: v for k, v in vars(visit(browser, base, path)).items() if v}
+            if found:
+                problems[path] = found
+    assert len(pages(html)) > 12
+    assert not problems, problems
 
 
 def test_colab_buttons_open_each_notebook_in_the_repository(html):

@@ -1,18 +1,20 @@
 """Keep every page's scripts free of console errors.
 
-Two problems come from the theme stack, not from the book:
+Three problems come from the theme stack, not from the book:
 
 - sphinx-thebe and sphinx-togglebutton register their inline configuration scripts once
   per event, and Jupyter Book's build emits the event twice, so each page declared
   `const THEBE_JS_URL` twice (a SyntaxError). Identical scripts are dropped here.
 - The ipywidgets embedder typesets widget labels with MathJax 2's `MathJax.Hub.Queue`,
-  while the book serves MathJax 3. `mathjax2-hub.js`, placed just before the embedder,
-  gives MathJax 3 that one method.
+  while the book serves MathJax 3. `widget-embedder.js`, placed just before the embedder,
+  gives MathJax 3 that one method; the same script points the embedder at its fonts.
+- The theme's colour-mode script reports an error when no default mode is configured.
+  The book is light: its figures are drawn for a white page.
 """
 
 from __future__ import annotations
 
-SHIM = "mathjax2-hub.js"
+SHIM = "widget-embedder.js"
 
 
 def _filename(script) -> str:
@@ -41,6 +43,11 @@ def tidy_scripts(app, pagename, templatename, context, doctree) -> None:
     scripts[:] = unique
 
 
+def light_by_default(app, config) -> None:
+    config.html_context.setdefault("default_mode", "light")
+
+
 def setup(app):
+    app.connect("config-inited", light_by_default)
     app.connect("html-page-context", tidy_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,130 @@
+"""The built book in a real browser: Playwright driving the system Chromium over a local
+HTTP server, with every request that would leave the machine blocked and recorded."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the networking flags Chromium phones home at start; this machine refuses it.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Which code cells overflow their box, and which formulas MathJax left untypeset.
+PAGE_CHECKS = """() => ({
+  overflowing: [...document.querySelectorAll('div.cell_input pre, div.highlight pre')]
+    .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
+    .map((pre) => pre.textContent.split('\\n').find((l) => l.length > 80) || pre.textContent.slice(0, 80)),
+  untypeset: [...document.querySelectorAll('span.math, div.math')]
+    .filter((el) => !el.querySelector('mjx-container'))
+    .map((el) => el.textContent.slice(0, 60)),
+  broken_images: [...document.images]
+    .filter((img) => !img.complete || img.naturalWidth === 0)
+    .map((img) => img.src.slice(0, 80)),
+})"""
+
+
+@dataclass
+class PageReport:
+    """What a page did in the browser that a reader would notice or a server would see."""
+
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    outside_requests: list[str] = field(default_factory=list)
+    overflowing: list[str] = field(default_factory=list)
+    untypeset: list[str] = field(default_factory=list)
+    broken_images: list[str] = field(default_factory=list)
+
+
+def chromium_or_skip() -> str:
+    """The system Chromium; its absence fails in CI and skips elsewhere (`make test`
+    installs it when run as root with apt)."""
+    if Path(CHROMIUM).exists() or shutil.which("chromium"):
+        return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    why = "no Chromium at /usr/bin/chromium (apt-get install chromium)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI requires the browser tests; {why}")
+    pytest.skip(why)
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[str]:
+    """The folder over HTTP on a free local port, quietly, for the duration."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def pages(html: Path) -> list[str]:
+    """Every page of the built book a reader can land on (redirects left out)."""
+    return sorted(
+        str(p.relative_to(html))
+        for p in html.rglob("*.html")
+        if "_static" not in p.parts and 'http-equiv="Refresh"' not in p.read_text()
+    )
+
+
+def visit(browser, base: str, path: str, screenshot: Path | None = None) -> PageReport:
+    """Load one page, wait until MathJax has finished, and report what went wrong."""
+    report = PageReport()
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith(base) or url.startswith("data:") or url.startswith("blob:"):
+            request_route.continue_()
+        else:
+            report.outside_requests.append(url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: m.type == "error" and report.console_errors.append(m.text))
+    page.on("pageerror", lambda e: report.console_errors.append(str(e)))
+    page.on(
+        "requestfailed",
+        lambda r: r.url.startswith(base) and report.failed_requests.append(r.url),
+    )
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and report.failed_requests.append(f"{r.status} {r.url}"),
+    )
+    page.goto(f"{base}/{path}", wait_until="load")
+    page.evaluate(
+        "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+        " ? MathJax.startup.promise.then(() => true) : true"
+    )
+    page.wait_for_load_state("networkidle")
+    found = page.evaluate(PAGE_CHECKS)
+    report.overflowing = found["overflowing"]
+    report.untypeset = found["untypeset"]
+    report.broken_images = found["broken_images"]
+    if screenshot:
+        page.screenshot(path=str(screenshot), full_page=False)
+    page.close()
+    return report
