@@ -50,6 +50,22 @@ class PageReport:
     overflowing: list[str] = field(default_factory=list)
     untypeset: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
+    dead_controls: list[str] = field(default_factory=list)
+    explorers: int = 0
+
+
+# Move every control of every precomputed explorer to another value and report the
+# controls after which the figure did not change (or is not an image).
+EXPLORER_CHECKS = """() => [...document.querySelectorAll('.static-explorer')].map((root, n) => {
+  const image = root.querySelector('img');
+  return [...root.querySelectorAll('[data-index]')].filter((input) => {
+    const before = image.src;
+    const options = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
+    input.value = String((Number(input.value) + 1) % options);
+    input.dispatchEvent(new Event('input'));
+    return !(image.src !== before && image.src.startsWith('data:image/png;base64,'));
+  }).map((input) => `explorer ${n}: ${input.id}`);
+}).flat()"""
 
 
 def chromium_or_skip() -> str:
@@ -90,8 +106,9 @@ def pages(html: Path) -> list[str]:
     )
 
 
-def visit(browser, base: str, path: str, screenshot: Path | None = None) -> PageReport:
-    """Load one page, wait until MathJax has finished, and report what went wrong."""
+def visit(browser, base: str, path: str, screenshots: Path | None = None) -> PageReport:
+    """Load one page, wait until MathJax has finished, and report what went wrong; move
+    the controls of its explorers, after saving a picture of each in `screenshots`."""
     report = PageReport()
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
 
@@ -124,7 +141,11 @@ def visit(browser, base: str, path: str, screenshot: Path | None = None) -> Page
     report.overflowing = found["overflowing"]
     report.untypeset = found["untypeset"]
     report.broken_images = found["broken_images"]
-    if screenshot:
-        page.screenshot(path=str(screenshot), full_page=False)
+    explorers = page.locator(".static-explorer")
+    report.explorers = explorers.count()
+    for n in range(report.explorers if screenshots else 0):
+        name = path.removesuffix(".html").replace("/", "-")
+        explorers.nth(n).screenshot(path=str(screenshots / f"{name}-explorer-{n}.png"))
+    report.dead_controls = page.evaluate(EXPLORER_CHECKS)
     page.close()
     return report

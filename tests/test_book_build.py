@@ -78,14 +78,17 @@ def test_book_builds_without_warnings(html):
     assert (html / "index.html").exists()
 
 
-def test_pages_serve_widgets_and_math_locally(html):
+def test_pages_serve_explorers_and_math_locally(html):
     page = (html / "book" / "01-convolution.html").read_text()
-    assert "application/vnd.jupyter.widget-view+json" in page or "widget-state" in page
-    assert "_static/require.js" in page and "_static/ipywidgets/embed-amd.js" in page
+    assert 'class="static-explorer"' in page  # precomputed: no kernel behind the page
     assert "_static/mathjax/tex-chtml.js" in page
-    # nothing is fetched from outside (thebe names a URL but loads it only on request)
-    assert not re.findall(r'<script[^>]+src="https?://', page)
-    assert not re.findall(r'<link[^>]+href="https?://[^"]+\.css', page)
+    for path in sorted((html / "book").glob("*.html")):
+        text = path.read_text()
+        # nothing is fetched from outside (thebe names a URL but loads it only on request)
+        assert not re.findall(r'<script[^>]+src="https?://', text), path.name
+        assert not re.findall(r'<link[^>]+href="https?://[^"]+\.css', text), path.name
+        if "widget-state" in text:  # a live widget left in a chapter: served by the book
+            assert "_static/require.js" in text and "_static/ipywidgets/embed-amd.js" in text
     assert (html / "_static" / "ipywidgets" / "embed-amd.js").exists()
 
 
@@ -117,18 +120,48 @@ def browser():
         chromium.close()
 
 
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+
 def test_every_page_reads_well_in_a_real_browser(html, browser):
     """Served locally, every page loads without a console error, a failed request or a
     request leaving the machine; MathJax typesets every formula; every image loads; no
-    code line is clipped at the right edge."""
-    problems = {}
+    code line is clipped at the right edge; every control of every explorer changes its
+    figure with no kernel behind the page. Pictures of the explorers go to SCREENSHOTS."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems, explorers = {}, {}
     with serve(html) as base:
         for path in pages(html):
-            found = {k: v for k, v in vars(visit(browser, base, path)).items() if v}
+            report = visit(browser, base, path, SCREENSHOTS)
+            explorers[path] = report.explorers
+            found = {k: v for k, v in vars(report).items() if v and k != "explorers"}
             if found:
                 problems[path] = found
     assert len(pages(html)) > 12
     assert not problems, problems
+    modules = (ROOT / "cnnbook" / "widgets").glob("*.py")
+    wired = sum(len(re.findall(r"(?<!def )\bwire\(", m.read_text())) for m in modules)
+    assert sum(explorers.values()) >= wired, "an explorer is not precomputed on its page"
+
+
+def test_precomputed_explorers_stay_within_the_page_budget(html):
+    """Each explorer adds at most 2 MB to its page (cnnbook.widgets.static enforces 1 MB
+    per explorer at build time; this checks what the pages hold)."""
+    for page in sorted((html / "book").glob("*.html")):
+        fragments = re.findall(r'<div class="static-explorer".*?</script></div>', page.read_text(),
+                               flags=re.S)  # fmt: skip
+        assert sum(map(len, fragments)) <= 2_000_000, page.name
+
+
+def test_the_execution_report_lists_every_notebook_of_this_build(html):
+    """Generated at build time, not typed: the build's device and versions, and a row per
+    executed notebook with its time and status; the introduction links to it."""
+    page = (html / "book" / "execution-report.html").read_text()
+    assert "Built on " in page and "the chapters executed on " in page
+    for chapter in sorted((ROOT / "book").glob("[0-9][0-9]-*.ipynb")):
+        row = re.search(rf"<tr[^>]*>\s*<td[^>]*>.*?{chapter.stem}.*?</tr>", page, flags=re.S)
+        assert row and "✅" in row[0], f"{chapter.stem} has no passing row"
+    assert "execution-report.html" in (html / "book" / "intro.html").read_text()
 
 
 def test_colab_buttons_open_each_notebook_in_the_repository(html):

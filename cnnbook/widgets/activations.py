@@ -74,4 +74,9 @@ def activation_explorer():
         "depth": widgets.IntSlider(value=20, min=2, max=50, description="depth"),
     }
 
-    return wire(render_activation_explorer, controls, [["activation", "depth"]])
+    return wire(
+        render_activation_explorer,
+        controls,
+        [["activation", "depth"]],
+        static={"activation": None, "depth": [5, 10, 20, 30, 50]},
+    )

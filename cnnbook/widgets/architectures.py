@@ -22,6 +22,7 @@ from torch import nn
 from cnnbook.models import alexnet, densenet121, googlenet, lenet5, resnet18, resnet50, vgg
 from cnnbook.models.summary import LayerRow, layer_table
 from cnnbook.widgets import wire
+from cnnbook.widgets.static import static_build
 
 # name -> (builder, input shape (C, H, W) the network was designed for)
 MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]] = {
@@ -231,5 +232,12 @@ def architecture_explorer():
         table.value = layer_table_html(change["new"])
 
     controls["model"].observe(show_table, names="value")
-    wired = wire(render_architecture_explorer, controls, [["model", "log_scale"]])
+    wired = wire(
+        render_architecture_explorer,
+        controls,
+        [["model", "log_scale"]],
+        static={"model": None, "log_scale": None},
+    )
+    if static_build():  # the published page: the figures only (the notebook has the table)
+        return wired
     return widgets.VBox([*wired.children, table])  # controls, figure, table

@@ -125,4 +125,9 @@ def kernel_explorer(image: torch.Tensor):
         except ValueError as error:  # an unparsable custom kernel
             raise ValueError(f"custom kernel: {error}") from None
 
-    return wire(render, controls, [["kernel", "custom"], ["stride", "padding", "dilation"]])
+    return wire(
+        render,
+        controls,
+        [["kernel", "custom"], ["stride", "padding", "dilation"]],
+        static={"kernel": list(KERNELS), "stride": [1, 2]},
+    )

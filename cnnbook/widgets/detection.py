@@ -182,6 +182,10 @@ def nms_explorer(
         ),
         controls,
         [["iou_threshold", "score_threshold"]],
+        static={
+            "iou_threshold": [0.1, 0.3, 0.5, 0.7, 0.9],
+            "score_threshold": [0.0, 0.3, 0.5, 0.7],
+        },
     )
 
 
@@ -325,4 +329,5 @@ def anchor_explorer(image: torch.Tensor, targets: torch.Tensor | None = None):
         lambda **values: render_anchor_explorer(image, targets=targets, **values),
         controls,
         [["sizes", "aspect_ratios", "stride"]],
+        static={"sizes": None, "aspect_ratios": None},
     )

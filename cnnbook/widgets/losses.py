@@ -64,4 +64,12 @@ def loss_explorer():
                                           description="prediction", readout_format=".3f"),
     }  # fmt: skip
 
-    return wire(render_loss_explorer, controls, [["target", "prediction"]])
+    return wire(
+        render_loss_explorer,
+        controls,
+        [["target", "prediction"]],
+        static={
+            "target": None,
+            "prediction": [0.001, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999],
+        },
+    )

@@ -17,6 +17,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from cnnbook.widgets import wire
+from cnnbook.widgets.static import static_build
 
 
 @dataclass(frozen=True)
@@ -137,5 +138,15 @@ def optimizer_race():
 
     controls["surface"].observe(pick_rates, names="value")
 
+    def render(**settings):
+        if static_build():  # the published page: each surface with the step sizes that suit it
+            settings.update(sgd_lr=None, adaptive_lr=None)
+        return render_optimizer_race(**settings)
+
     names = list(controls)
-    return wire(render_optimizer_race, controls, [names[:3], names[3:]])
+    return wire(
+        render,
+        controls,
+        [names[:3], names[3:]],
+        static={"surface": None, "momentum": [0.3, 0.6, 0.9], "steps": [100, 300]},
+    )

@@ -143,4 +143,9 @@ def regularization_lab():
         "augment": widgets.Checkbox(value=False, description="random shifts"),
     }
 
-    return wire(render_regularization_lab, controls, [["dropout", "weight_decay", "augment"]])
+    return wire(
+        render_regularization_lab,
+        controls,
+        [["dropout", "weight_decay", "augment"]],
+        static={"dropout": None, "weight_decay": None, "augment": None},
+    )

@@ -51,4 +51,13 @@ def gradient_explorer():
             value=1.0, min=-1.0, max=5.0, step=0.5, description="forget bias"
         ),
     }
-    return wire(render_gradient_explorer, controls, [["length", "scale", "forget_bias"]])
+    return wire(
+        render_gradient_explorer,
+        controls,
+        [["length", "scale", "forget_bias"]],
+        static={
+            "length": [25, 50, 100, 200],
+            "scale": [0.5, 1.0, 1.5, 2.0, 3.0],
+            "forget_bias": [0.0, 1.0, 3.0],
+        },
+    )
