@@ -75,6 +75,21 @@ def render(reports: list[dict]) -> str:
         "On a GPU the chapters take their GPU-size settings (more data and epochs;",
         "`cnnbook.sized`).",
         "",
+        "## This build",
+        "",
+        "Generated while this site was built: every notebook the build executed (or took",
+        "from its execution cache), how long it ran and whether it passed.",
+        "",
+        "```{build-environment}",
+        "```",
+        "",
+        "```{nb-exec-table}",
+        "```",
+        "",
+        "## Recorded runs",
+        "",
+        "Each chapter run alone with `tools/execution_report.py`, with the scores it reached.",
+        "",
     ]
     if not any(r["kind"] == "cuda" for r in reports):
         lines += [
@@ -83,7 +98,7 @@ def render(reports: list[dict]) -> str:
         ]
     for report in sorted(reports, key=lambda r: r["kind"]):
         lines += [
-            f"## {report['kind'].upper()}: {report['machine']}",
+            f"### {report['kind'].upper()}: {report['machine']}",
             "",
             f"Measured on {report['date']} with torch {report['torch']}, Python "
             f"{report['python']}, budget `{report['budget']}`.",
