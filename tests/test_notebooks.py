@@ -56,6 +56,12 @@ def test_chapter_follows_the_template(path):
     ):
         assert heading in text, f"missing {heading!r}"
     assert "{colab}`exercises/" in text
+    questions = text.split("## Check your understanding", 1)[-1].split("## Summary", 1)[0]
+    answers = questions.count(":::{dropdown} Answer")
+    assert "## Check your understanding" in text and answers >= 2, (
+        "a chapter ends with two or three questions before its summary, each answer in a "
+        f"collapsed dropdown; found {answers}"
+    )
     setup = next(c for c in nb.cells if c.cell_type == "code")
     assert "hide-input" in setup.metadata.get("tags", [])
     markers = sum(
