@@ -10,12 +10,12 @@ the environment variable below (set by `book/_ext/static_explorers.py`).
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import itertools
 import json
 import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -122,7 +122,9 @@ def static_explorer_html(
             f"{len(images)} figures take {size:,} bytes, over the {BYTES_PER_EXPLORER:,} "
             "a page may grow by: precompute fewer values"
         )
-    root = f"explorer-{uuid.uuid4().hex[:12]}"
+    data = json.dumps({"labels": labels, "images": images}, separators=(",", ":"))
+    # named by its content, so rebuilding an unchanged page gives the same HTML
+    root = f"explorer-{hashlib.sha1(data.encode()).hexdigest()[:12]}"
     rows = []
     for index, name in enumerate(names):
         control, start = controls[name], [v for _, v in choices[name]].index(defaults[name])
@@ -155,7 +157,6 @@ def static_explorer_html(
            else "")
         + ". Open the notebook (Colab button at the top) for the full explorer."
     )  # fmt: skip
-    data = json.dumps({"labels": labels, "images": images}, separators=(",", ":"))
     return (
         f'<div class="static-explorer" id="{root}">'
         f'<div class="static-explorer-controls">{"".join(f"<span>{r}</span>" for r in rows)}'
