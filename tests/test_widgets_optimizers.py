@@ -35,3 +35,20 @@ def test_choosing_a_surface_sets_its_learning_rates():
     controls = {w.description: w for row in box.children[:2] for w in row.children}
     controls["surface"].value = "ill-conditioned bowl"
     assert controls["lr (SGD)"].value == pytest.approx(SURFACES["ill-conditioned bowl"].sgd_lr)
+
+
+def test_default_race_behaves_as_chapter_3_describes_it():
+    """Chapter 3 measures these orderings on the widget's defaults; keep them true."""
+
+    def reversals(path):  # sign changes of the steep (w2) step in the first 10 steps
+        moves = path.diff(dim=0)[:10, 1]
+        return int((moves[1:].sign() != moves[:-1].sign()).sum())
+
+    def escape(path):  # first step with |w2| > 1
+        return int((path[:, 1].abs() > 1).nonzero()[0])
+
+    bowl = {name: reversals(path) for name, path in race("ill-conditioned bowl").items()}
+    assert bowl["SGD"] == 9 and bowl["SGD"] > bowl["momentum"] > bowl["Adam"]
+    saddle = {name: escape(path) for name, path in race("saddle").items()}
+    assert all(saddle[name] < saddle["SGD"] for name in saddle if name != "SGD")
+    assert saddle["RMSprop"] == min(saddle.values()) and saddle["Adam"] < saddle["Adagrad"]
