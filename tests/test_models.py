@@ -29,6 +29,7 @@ from cnnbook.models.counting import (
     alexnet_params,
     densenet_params,
     googlenet_params,
+    inception_macs,
     resnet_params,
     vgg_params,
 )
@@ -134,6 +135,40 @@ def test_receptive_fields():
 def test_count_macs_of_resnet50():
     model = on_meta(torchvision.models.resnet50, weights=None)
     assert count_macs(model, (3, 224, 224)) == 4_089_184_256
+
+
+class _NaiveInception(nn.Module):
+    """The block without its 1x1 reductions, to count what they save."""
+
+    def __init__(self, c_in, c1, c3, c5, pool_proj):
+        super().__init__()
+        self.branches = nn.ModuleList([
+            nn.Conv2d(c_in, c1, 1), nn.Conv2d(c_in, c3, 3, padding=1),
+            nn.Conv2d(c_in, c5, 5, padding=2),
+            nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(c_in, pool_proj, 1)),
+        ])  # fmt: skip
+
+    def forward(self, x):
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
+
+
+@pytest.mark.parametrize(
+    ("c_in", "size", "widths"),
+    [(192, 28, (64, 96, 128, 16, 32, 32)), (5, 7, (3, 2, 4, 1, 2, 3)), (3, 1, (1, 1, 1, 1, 1, 1))],
+)
+def test_inception_macs_is_what_the_block_computes(c_in, size, widths):
+    c1, _, c3, _, c5, pool = widths
+    block = InceptionBlock(c_in, *widths)
+    assert inception_macs(c_in, size, size + 1, *widths) == count_macs(block, (c_in, size, size + 1))
+    naive = _NaiveInception(c_in, c1, c3, c5, pool)
+    assert inception_macs(c_in, size, size + 1, *widths, reductions=False) == count_macs(
+        naive, (c_in, size, size + 1)
+    )
+
+
+def test_inception_3a_costs_what_the_paper_implies():
+    assert inception_macs(192, 28, 28, 64, 96, 128, 16, 32, 32) == 128_049_152
+    assert inception_macs(192, 28, 28, 64, 96, 128, 16, 32, 32, reductions=False) == 308_281_344
 
 
 @pytest.mark.parametrize("depth", [8, 20, 44])

@@ -115,3 +115,23 @@ def densenet_params(growth_rate: int = 32, block_config: Sequence[int] = (6, 12,
             total += batch_norm(channels) + conv(channels, reduced, 1, bias=False)
             channels = reduced
     return total + batch_norm(channels) + linear(channels, num_classes)
+
+
+def inception_macs(in_channels: int, height: int, width: int, c1: int, c3_reduce: int,
+                   c3: int, c5_reduce: int, c5: int, pool_proj: int,
+                   reductions: bool = True) -> int:  # fmt: skip
+    """Multiply-accumulates of an Inception block's convolutions on one input.
+
+    A k x k convolution that keeps the H x W map costs k*k*C_in*C_out per pixel; biases,
+    ReLUs, the max pool and the concatenation are left out, as the papers leave them
+    out. Without `reductions` the 3x3 and 5x5 convolutions read all `in_channels` (the
+    naive block GoogLeNet improves on); the pool projection stays either way, so the
+    output has the same channels and only the cost differs.
+    """
+    per_pixel = in_channels * c1 + in_channels * pool_proj
+    if reductions:
+        per_pixel += in_channels * c3_reduce + 9 * c3_reduce * c3
+        per_pixel += in_channels * c5_reduce + 25 * c5_reduce * c5
+    else:
+        per_pixel += 9 * in_channels * c3 + 25 * in_channels * c5
+    return per_pixel * height * width

@@ -4,7 +4,9 @@ The blocks (Inception, residual, dense, transition) are graded through data: the
 student's block runs with seeded random weights and batch-norm statistics, its state
 dict must load into the block of `cnnbook.models` (same attribute names, same layer
 order, same shapes), and that reference with those weights must give the same output.
-VGG-16's parameter count is compared with the count by formula of `cnnbook.models`.
+VGG-16's parameter count and an Inception block's multiply-accumulates are compared with
+the counts by formula of `cnnbook.models.counting`, which its tests check against the
+modules.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 
 from cnnbook.grading.checks import Case, Exercise, same_int, same_module
 from cnnbook.models import VGG16, BasicBlock, Bottleneck, DenseBlock, InceptionBlock, Transition
-from cnnbook.models.counting import vgg_params
+from cnnbook.models.counting import inception_macs, vgg_params
 
 NOTEBOOK = "06-modern-cnns"
 
@@ -123,12 +125,31 @@ def _vgg_cases(seed: int) -> list[Case]:
     ]
 
 
+def _inception_macs_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    block_3a = (192, 28, 28, 64, 96, 128, 16, 32, 32)
+    settings = [(block_3a, True), (block_3a, False), ((3, 5, 7, 2, 1, 4, 3, 2, 1), True)]
+    while len(settings) < 8:
+        args = (rng.randint(1, 64), rng.randint(1, 20), rng.randint(1, 20))
+        args += tuple(rng.randint(1, 48) for _ in range(6))
+        settings.append((args, rng.random() < 0.5))
+    return [
+        Case(
+            f"in_channels, height, width, widths = {args}, reductions={reductions}",
+            args,
+            {"reductions": reductions},
+            inception_macs(*args, reductions=reductions),
+        )
+        for args, reductions in settings
+    ]
+
+
 # A block is written from nn layers; reaching the course's own models or torchvision's
 # would copy the answer. (The import lines of both are dropped by the grader anyway; these
 # names catch an import made inside a method.)
 LIBRARIES = frozenset({"cnnbook", "torchvision"})
 
-# Points per exercise, next to the cases that earn them; the chapter is worth 16.
+# Points per exercise, next to the cases that earn them; the chapter is worth 18.
 EXERCISES = (
     Exercise("vgg16_param_count", 2, _vgg_cases, same_int, LIBRARIES),
     Exercise("InceptionBlock", 3, _inception_cases, same_module(InceptionBlock), LIBRARIES),
@@ -136,4 +157,5 @@ EXERCISES = (
     Exercise("Bottleneck", 3, _bottleneck_cases, same_module(Bottleneck), LIBRARIES),
     Exercise("DenseBlock", 3, _dense_cases, same_module(DenseBlock), LIBRARIES),
     Exercise("Transition", 2, _transition_cases, same_module(Transition), LIBRARIES),
+    Exercise("inception_macs", 2, _inception_macs_cases, same_int, LIBRARIES),
 )
