@@ -22,6 +22,9 @@ COLORS = {
     "linear": "#c7e9c0",
     "loss": "#fcbba1",
     "neutral": "#ffffff",
+    # Cells a diagram points at (a kernel's taps, a patch and its column), never an operation.
+    "highlight": "#fd8d3c",
+    "highlight2": "#74c476",
 }
 
 
