@@ -49,6 +49,9 @@ CHEATS = [
     (ch01, "max_pool2d", lambda: F.adaptive_max_pool2d(X, 3)),
     (ch02, "cross_entropy_from_logits", lambda: F.cross_entropy(X[:, :, 0, 0], torch.tensor([0, 1]))),
     (ch02, "linear_backward", sigmoid_by_autograd),
+    (ch02, "conv2d_backward", lambda: F.conv_transpose2d(torch.randn(2, 4, 6, 6), W)),
+    (ch02, "conv2d_backward", lambda: torch.nn.ConvTranspose2d(4, 3, 3)(torch.randn(2, 4, 6, 6))),
+    (ch02, "conv2d_backward", lambda: torch.nn.grad.conv2d_weight(X, W.shape, torch.randn(2, 4, 6, 6))),
     (ch03, "adam_step", sgd_step),
     (ch04, "sigmoid_and_grad", lambda: torch.sigmoid(X)),
     (ch04, "sigmoid_and_grad", sigmoid_by_autograd),
@@ -76,6 +79,7 @@ def conv_by_unfold():
     [
         (ch01, "conv2d_unfold", conv_by_unfold),
         (ch01, "max_pool2d", lambda: F.unfold(X, 2, stride=2).view(2, 3, 4, -1).amax(2)),
+        (ch02, "conv2d_backward", lambda: F.conv2d(F.pad(X, (2, 2, 2, 2)), W.flip(-2, -1))),
         (ch04, "sigmoid_and_grad", lambda: 1 / (1 + torch.exp(-X))),
         (ch05, "batch_norm", lambda: (X - X.mean((0, 2, 3), keepdim=True)) / X.std()),
     ],

@@ -1,7 +1,7 @@
 """Chapter 2 (Backpropagation and losses): the exercises, their cases and their points.
 
-Every reference gradient comes from autograd and every reference loss from
-`F.cross_entropy`, so the answers are PyTorch's, not ours.
+Every reference gradient comes from autograd (of `F.linear`, `F.conv2d`, ...) and every
+reference loss from `F.cross_entropy`, so the answers are PyTorch's, not ours.
 """
 
 from __future__ import annotations
@@ -95,6 +95,37 @@ def _cross_entropy_cases(seed: int) -> list[Case]:
     return cases
 
 
+def _conv_backward_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    # (batch, in channels, out channels, height, width, kernel height, kernel width): one
+    # channel, several, a non-square kernel and input, a 1 x 1 kernel, a kernel as big as
+    # the input
+    shapes = [(1, 1, 1, 4, 4, 2, 2), (2, 3, 4, 6, 5, 3, 3), (1, 2, 3, 5, 7, 2, 3)]
+    shapes += [(2, 4, 2, 3, 3, 1, 1), (1, 2, 2, 3, 4, 3, 4)]
+    while len(shapes) < 8:
+        kh, kw = rng.randint(1, 4), rng.randint(1, 4)
+        shapes.append((rng.randint(1, 3), rng.randint(1, 5), rng.randint(1, 5),
+                       kh + rng.randint(0, 5), kw + rng.randint(0, 5), kh, kw))  # fmt: skip
+    cases = []
+    for n, c, o, h, w, kh, kw in shapes:
+        x = torch.randn(n, c, h, w, generator=gen, dtype=torch.float64)
+        weight = torch.randn(o, c, kh, kw, generator=gen, dtype=torch.float64)
+        grad_output = torch.randn(n, o, h - kh + 1, w - kw + 1, generator=gen, dtype=torch.float64)
+        leaves = [x.clone().requires_grad_(), weight.clone().requires_grad_(),
+                  torch.zeros(o, dtype=torch.float64, requires_grad=True)]  # fmt: skip
+        expected = torch.autograd.grad(F.conv2d(*leaves), leaves, grad_output)
+        cases.append(
+            Case(
+                f"x {tuple(x.shape)}, weight {tuple(weight.shape)}",
+                (x, weight, grad_output),
+                {},
+                tuple(expected),
+            )
+        )
+    return cases
+
+
 def _grad_check_cases(seed: int) -> list[Case]:
     gen = torch.Generator().manual_seed(seed)
     names = list(FUNCTIONS)
@@ -117,13 +148,22 @@ CROSS_ENTROPY = frozenset(
      "logsumexp", "cnnbook"}
 )  # fmt: skip
 AUTOGRAD = frozenset({"autograd"})  # watched at run time: an operator on a tensor needing grad
+# The library's own answers to the convolution exercise: the transposed convolution is
+# its input gradient, `torch.nn.grad` and `convolution_backward` compute all of them.
+CONV_GRADIENTS = GRADIENTS | {
+    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "ConvTranspose1d",
+    "ConvTranspose2d", "ConvTranspose3d", "convolution_backward", "conv2d_input", "conv2d_weight",
+}  # fmt: skip
+CONV_GRADIENT_OPS = AUTOGRAD | {
+    "aten::convolution_backward", "aten::conv_transpose2d.input/CompositeImplicitAutograd",
+}  # fmt: skip
 CROSS_ENTROPY_OPS = frozenset(
     {"aten::_log_softmax", "aten::logsumexp", "aten::nll_loss_forward", "aten::nll_loss2d_forward"}
 )
 LINEAR_GRADS = ("grad_x", "grad_weight", "grad_bias")
 MLP_GRADS = ("grad_w1", "grad_b1", "grad_w2", "grad_b2")
 
-# Points per exercise, next to the cases that earn them; the chapter is worth 10.
+# Points per exercise, next to the cases that earn them; the chapter is worth 13.
 EXERCISES = (
     Exercise("linear_backward", 2, _linear_cases, close_tensors(LINEAR_GRADS, 1e-8, 1e-6),
              GRADIENTS, AUTOGRAD),
@@ -133,4 +173,6 @@ EXERCISES = (
              CROSS_ENTROPY, CROSS_ENTROPY_OPS),
     Exercise("grad_check", 2, _grad_check_cases, close_tensor(1e-6, 1e-5), GRADIENTS,
              AUTOGRAD),
+    Exercise("conv2d_backward", 3, _conv_backward_cases, close_tensors(LINEAR_GRADS, 1e-8, 1e-6),
+             CONV_GRADIENTS, CONV_GRADIENT_OPS),
 )  # fmt: skip
