@@ -1,5 +1,6 @@
 """Notebook hygiene and the exercise notebooks' behaviour as students first see them."""
 
+import ast
 import re
 
 import nbformat
@@ -29,6 +30,37 @@ def test_notebook_is_stored_without_outputs(path):
         if c.cell_type == "code" and (c.outputs or c.execution_count)
     ]
     assert not dirty, f"cells {dirty} have outputs: clear them before committing"
+
+
+def _ends_in_a_bare_glue(source: str) -> bool:
+    """Whether a cell's last statement is a `glue(...)` call whose value Jupyter would show."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        body = ast.parse("\n".join(lines)).body
+    except SyntaxError:
+        return False
+    last = body[-1] if body else None
+    return (
+        isinstance(last, ast.Expr)
+        and isinstance(last.value, ast.Call)
+        and ast.unparse(last.value.func).endswith("glue")
+        and not source.rstrip().endswith(";")
+    )
+
+
+def test_a_bare_glue_call_is_recognised():
+    assert _ends_in_a_bare_glue('x = 1\ncnnbook.glue("x", x)')
+    assert not _ends_in_a_bare_glue('cnnbook.glue("x", 1);')
+    assert not _ends_in_a_bare_glue('x = cnnbook.glue("x", 1)')
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_cell_shows_a_stray_glued_value(path):
+    """`cnnbook.glue` returns its value, so a cell ending in it prints a bare number under
+    the cell; end such a cell with `;` or assign the value."""
+    cells = nbformat.read(path, as_version=4).cells
+    stray = [i for i, c in enumerate(cells) if c.cell_type == "code" and _ends_in_a_bare_glue(c.source)]
+    assert not stray, f"cells {stray} end in a bare glue(...) call"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
