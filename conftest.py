@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from nbval.kernel import RunningKernel
 
-from cnnbook.widgets.static import STATIC_ENV
+from cnnbook.runtime import STATIC_ENV
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "tests"))  # as pytest puts it for the tests themselves

@@ -26,7 +26,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-from cnnbook.widgets.static import STATIC_ENV
+from cnnbook.runtime import STATIC_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 

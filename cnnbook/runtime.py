@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+from collections.abc import Iterable
 from typing import TypeVar
 
 import numpy as np
@@ -72,3 +73,22 @@ def describe(dev: torch.device | str) -> str:
         f"device: {name} | torch {torch.__version__} | "
         f"torchvision {torchvision.__version__} | Python {platform.python_version()}"
     )
+
+
+# Set while the published book executes the chapters (book/_ext/static_explorers.py): no
+# kernel answers a widget on a static page.
+STATIC_ENV = "CNNBOOK_STATIC_EXPLORERS"
+
+
+def static_build() -> bool:
+    """Whether this kernel executes a notebook for the published book."""
+    return os.environ.get(STATIC_ENV) == "1"
+
+
+def progress_bar(iterable: Iterable[T], enabled: bool = True, **options) -> Iterable[T]:
+    """tqdm's bar over `iterable` (a widget in Jupyter and Colab) where a reader watches
+    training, and none while the published book is built: there it would be a widget
+    with no kernel and no state behind it, dead markup on the page."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, disable=not enabled or static_build(), **options)

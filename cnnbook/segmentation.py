@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from matplotlib.colors import ListedColormap
 from torch import nn
-from tqdm.auto import tqdm
 
 from cnnbook.data import Batches
 from cnnbook.metrics import confusion_matrix, iou_per_class, pixel_accuracy
+from cnnbook.runtime import progress_bar
 
 # background, circle, square, triangle: dark grey and three colours that differ in print
 PALETTE = ListedColormap(["#3b3b3b", "#e69f00", "#56b4e9", "#cc79a7"])
@@ -84,7 +84,7 @@ def train_segmenter(
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, lr, total_steps=epochs * len(batches))
     history = SegmentationHistory()
     start = time.perf_counter()
-    for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
+    for _ in progress_bar(range(epochs), progress, desc="epochs"):
         model.train()
         total, count = 0.0, 0
         for x, y in batches:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+
+from cnnbook.runtime import progress_bar
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -83,7 +84,7 @@ def fit(
     history = History()
     model.to(device)
     start = time.perf_counter()
-    for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
+    for _ in progress_bar(range(epochs), progress, desc="epochs"):
         model.train()
         total_loss, correct, count, labels = 0.0, 0, 0, 0
         for inputs, targets in train_batches:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from cnnbook.boxes import class_wise_nms
 from cnnbook.metrics import mean_average_precision
+from cnnbook.runtime import progress_bar
 
 
 def yolo_targets(
@@ -209,7 +209,7 @@ def train_yolo(
     )
     history = DetectionHistory()
     start = time.perf_counter()
-    for _ in tqdm(range(epochs), desc="epochs", disable=not progress):
+    for _ in progress_bar(range(epochs), progress, desc="epochs"):
         model.train()
         total = 0.0
         order = torch.randperm(len(images))

@@ -117,6 +117,8 @@ def test_pages_serve_explorers_and_math_locally(html):
         assert not re.findall(r'<link[^>]+href="https?://[^"]+\.css', text), path.name
         if "widget-state" in text:  # a live widget left in a chapter: served by the book
             assert "_static/require.js" in text and "_static/ipywidgets/embed-amd.js" in text
+        # a widget shown without its state (e.g. a progress bar) is dead markup on the page
+        assert "widget-view+json" not in text or "widget-state" in text, path.name
     assert (html / "_static" / "ipywidgets" / "embed-amd.js").exists()
 
 

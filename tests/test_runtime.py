@@ -44,3 +44,14 @@ def test_budget_follows_the_device_unless_the_environment_says(monkeypatch):
     monkeypatch.setenv("CNNBOOK_BUDGET", "tpu")
     with pytest.raises(ValueError, match="CNNBOOK_BUDGET"):
         cnnbook.budget()
+
+
+def test_progress_bar_shows_where_a_reader_watches_and_not_in_the_book_build(monkeypatch):
+    from cnnbook.runtime import STATIC_ENV, progress_bar
+
+    monkeypatch.delenv(STATIC_ENV, raising=False)
+    assert not progress_bar(range(3)).disable
+    assert progress_bar(range(3), enabled=False).disable
+    monkeypatch.setenv(STATIC_ENV, "1")
+    bar = progress_bar(range(3))
+    assert bar.disable and list(bar) == [0, 1, 2]

@@ -8,9 +8,10 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pytest
 
+from cnnbook.runtime import STATIC_ENV
 from cnnbook.widgets import static as static_module
 from cnnbook.widgets import wire
-from cnnbook.widgets.static import STATIC_ENV, StaticExplorer, grid_choices, static_explorer_html
+from cnnbook.widgets.static import StaticExplorer, grid_choices, static_explorer_html
 
 
 def _controls():

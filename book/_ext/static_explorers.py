@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from cnnbook.widgets.static import STATIC_ENV
+from cnnbook.runtime import STATIC_ENV
 
 
 def setup(app):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from cnnbook.widgets.static import StaticExplorer, static_build
+from cnnbook.runtime import static_build
+from cnnbook.widgets.static import StaticExplorer
 
 
 def wire(

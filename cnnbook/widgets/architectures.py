@@ -21,8 +21,8 @@ from torch import nn
 
 from cnnbook.models import alexnet, densenet121, googlenet, lenet5, resnet18, resnet50, vgg
 from cnnbook.models.summary import LayerRow, layer_table
+from cnnbook.runtime import static_build
 from cnnbook.widgets import wire
-from cnnbook.widgets.static import static_build
 
 # name -> (builder, input shape (C, H, W) the network was designed for)
 MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, int, int]]] = {

@@ -16,8 +16,8 @@ import torch
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from cnnbook.runtime import static_build
 from cnnbook.widgets import wire
-from cnnbook.widgets.static import static_build
 
 
 @dataclass(frozen=True)

@@ -15,21 +15,14 @@ import html
 import io
 import itertools
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 
-STATIC_ENV = "CNNBOOK_STATIC_EXPLORERS"
 # A page may grow by at most this much per explorer; tests check every built page.
 BYTES_PER_EXPLORER = 1_000_000
 DPI = 72
 COLORS = 128
-
-
-def static_build() -> bool:
-    """Whether this kernel executes a notebook for the published book."""
-    return os.environ.get(STATIC_ENV) == "1"
 
 
 def _options(control) -> list[tuple[str, object]]:
