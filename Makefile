@@ -85,9 +85,10 @@ LOWEST := .venv-lowest
 PYTHON_LOWEST ?= $(shell for p in python3.10 $(HOME)/.pyenv/versions/3.10*/bin/python3.10; do \
 	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null && { echo $$p; break; }; done)
 LOCKED = $(shell sed -n -E 's/^($(1))==([^ ;]+).*/\1==\2/p' requirements.txt)
-# The test tools at the lock's versions, except ipykernel: every 6.x requires
-# ipython>=7.23.1, which would lift IPython off its bound, so kernels run on the last 5.x.
-LOWEST_TOOLS = $(call LOCKED,pytest|pytest-xdist|nbval|nbclient) ipykernel==5.5.6
+# The test tools at the lock's versions. Every ipykernel 6 requires ipython>=7.23.1, so
+# IPython sits one patch above its bound (allowed below): 7.23.0 runs only under ipykernel
+# 5, which brings ipython_genutils along and so hid ipywidgets 7.6.0's missing dependency.
+LOWEST_TOOLS = $(call LOCKED,pytest|pytest-xdist|nbval|nbclient|ipykernel)
 # Deprecation warnings are hidden: hundreds, all from the old releases (matplotlib 3.7's
 # mathtext against today's pyparsing). Two YOLO tests index `x[0, mask, 0]` (a 2-D mask
 # between integers), which PyTorch 2.4 rejects and later releases accept; cnnbook's own
@@ -104,7 +105,7 @@ test-lowest:
 	$(LOWEST)/bin/python -m pip install -q $(call LOCKED,uv)
 	$(LOWEST)/bin/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct \
 		-e . $(LOWEST_TOOLS)
-	$(LOWEST)/bin/python tools/check_lowest.py
+	$(LOWEST)/bin/python tools/check_lowest.py ipython==7.23.1
 	$(LOWEST)/bin/python -m pytest -W ignore::DeprecationWarning $(LOWEST_TESTS)
 
 # On a machine with CUDA: execute every chapter there and record time, device and the
