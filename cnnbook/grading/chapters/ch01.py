@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnbook.grading.checks import Case, Exercise, close_tensor, same_int
+from cnnbook.grading.operators import CONVOLUTION, POOLING
 from cnnbook.measure import empirical_receptive_field
 
 NOTEBOOK = "01-convolution"  # the exercise notebook's name, as students download it
@@ -182,25 +183,10 @@ POOL = frozenset(
     }
 )
 
-# The operators behind every convolution and max pooling, whatever Python name reaches
-# them (F.conv2d, nn.Conv2d, torch.convolution, ...), down to the backend kernels.
-CONV_OPS = frozenset(
-    f"aten::{name}"
-    for name in (
-        "convolution", "_convolution", "conv1d", "conv2d", "conv3d", "convolution_overrideable",
-        "_slow_conv2d_forward", "thnn_conv2d", "slow_conv_dilated2d", "slow_conv3d_forward",
-        "mkldnn_convolution", "_nnpack_spatial_convolution", "conv_depthwise3d",
-        "_conv_depthwise2d", "cudnn_convolution", "conv_transpose2d", "slow_conv_transpose2d",
-    )
-)  # fmt: skip
-POOL_OPS = frozenset(
-    f"aten::{name}"
-    for name in (
-        "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
-        "max_pool2d_with_indices", "max_pool3d_with_indices", "adaptive_max_pool2d",
-        "mkldnn_max_pool2d", "quantized_max_pool2d", "fractional_max_pool2d",
-    )
-)  # fmt: skip
+# The operators behind every convolution and pooling, whatever Python name reaches them
+# (F.conv2d, nn.Conv2d, torch.ops.aten.convolution_backward, ...), read from the dispatcher.
+CONV_OPS = CONVOLUTION
+POOL_OPS = POOLING
 CONV_OR_AUTOGRAD = CONV_OPS | {"autograd"}  # receptive field: the reference's measurement
 
 # Points per exercise, next to the cases that earn them; the chapter is worth 12.

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from cnnbook.grading.checks import Case, Exercise, close_tensor, close_tensors
 from cnnbook.grading.child.calls import FUNCTIONS
+from cnnbook.grading.operators import CONVOLUTION_GRADIENTS, SOFTMAX
 
 NOTEBOOK = "02-backprop-and-losses"
 
@@ -154,12 +155,8 @@ CONV_GRADIENTS = GRADIENTS | {
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "ConvTranspose1d",
     "ConvTranspose2d", "ConvTranspose3d", "convolution_backward", "conv2d_input", "conv2d_weight",
 }  # fmt: skip
-CONV_GRADIENT_OPS = AUTOGRAD | {
-    "aten::convolution_backward", "aten::conv_transpose2d.input/CompositeImplicitAutograd",
-}  # fmt: skip
-CROSS_ENTROPY_OPS = frozenset(
-    {"aten::_log_softmax", "aten::logsumexp", "aten::nll_loss_forward", "aten::nll_loss2d_forward"}
-)
+CONV_GRADIENT_OPS = AUTOGRAD | CONVOLUTION_GRADIENTS
+CROSS_ENTROPY_OPS = SOFTMAX
 LINEAR_GRADS = ("grad_x", "grad_weight", "grad_bias")
 MLP_GRADS = ("grad_w1", "grad_b1", "grad_w2", "grad_b2")
 

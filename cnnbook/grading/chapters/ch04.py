@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnbook.grading.checks import Case, Exercise, close_tensor, close_tensors
+from cnnbook.grading.operators import AUTOGRAD, aten_operators
 
 NOTEBOOK = "04-activations"
 FUNCTIONS = {
@@ -122,27 +123,28 @@ SAME = 1e-10, 1e-8
 DERIVATIVES = frozenset({"backward", "autograd", "grad", "jacobian", "cnnbook"})
 
 
-def _ops(*names: str) -> frozenset[str]:
-    """Watched at run time: the activation's own kernels and automatic differentiation."""
-    return frozenset({"autograd", *(f"aten::{name}" for name in names)})
+def _ops(pattern: str) -> frozenset[str]:
+    """Watched at run time: automatic differentiation, and every operator (forward and
+    backward) whose name matches `pattern`, read from the dispatcher."""
+    return frozenset({AUTOGRAD, *aten_operators(pattern)})
 
 
 # Points per exercise, next to the cases that earn them; the chapter is worth 10.
 EXERCISES = (
     Exercise("sigmoid_and_grad", 1, _elementwise_cases("sigmoid"), close_tensors(PAIR, *SAME),
              DERIVATIVES | {"sigmoid", "Sigmoid"},
-             _ops("sigmoid", "sigmoid_", "sigmoid_backward")),
+             _ops(r"sigmoid|expit|silu")),
     Exercise("tanh_and_grad", 1, _elementwise_cases("tanh"), close_tensors(PAIR, *SAME),
-             DERIVATIVES | {"tanh", "Tanh"}, _ops("tanh", "tanh_", "tanh_backward")),
+             DERIVATIVES | {"tanh", "Tanh"}, _ops(r"^tanh")),
     Exercise("relu_and_grad", 1, _elementwise_cases("relu"), close_tensors(PAIR, *SAME),
-             DERIVATIVES | {"relu", "ReLU"}, _ops("relu", "relu_", "threshold_backward")),
+             DERIVATIVES | {"relu", "ReLU"}, _ops(r"^_?relu|threshold")),
     Exercise("leaky_relu_and_grad", 1, _leaky_cases, close_tensors(PAIR, *SAME),
              DERIVATIVES | {"leaky_relu", "LeakyReLU"},
-             _ops("leaky_relu", "leaky_relu_", "leaky_relu_backward")),
+             _ops(r"leaky_relu|rrelu|prelu")),
     Exercise("softmax_and_jacobian", 2, _softmax_cases,
              close_tensors(("softmax", "jacobian"), *SAME),
              DERIVATIVES | {"softmax", "Softmax", "log_softmax"},
-             _ops("_softmax", "_log_softmax", "_softmax_backward_data")),
+             _ops(r"softmax")),
     Exercise("maxout", 2, _maxout_cases, close_tensor(*SAME), frozenset({"cnnbook"})),
     Exercise("grad_norms_per_layer", 2, _grad_norm_cases, close_tensor(1e-9, 1e-7),
              frozenset({"cnnbook"})),

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from cnnbook.grading.checks import Case, Exercise, close_tensor, close_tensors, tensor_difference
+from cnnbook.grading.operators import NORMALIZATION
 
 NOTEBOOK = "05-regularization"
 
@@ -214,15 +215,7 @@ def same_answers(got: Any, case: Case) -> str | None:
 NORMS = frozenset({"batch_norm", "BatchNorm2d", "BatchNorm1d", "group_norm", "GroupNorm",
                    "layer_norm", "LayerNorm", "instance_norm", "InstanceNorm2d",
                    "cnnbook"})  # fmt: skip
-NORM_OPS = frozenset(
-    f"aten::{name}"
-    for name in (
-        "batch_norm", "native_batch_norm", "_native_batch_norm_legit",
-        "_native_batch_norm_legit_no_training", "_batch_norm_with_update",
-        "_batch_norm_no_update", "_batch_norm_impl_index", "cudnn_batch_norm",
-        "miopen_batch_norm", "native_group_norm", "native_layer_norm", "instance_norm",
-    )
-)  # fmt: skip
+NORM_OPS = NORMALIZATION
 INIT = frozenset({"init", "xavier_uniform_", "kaiming_normal_", "cnnbook"})
 
 # Points per exercise, next to the cases that earn them; the chapter is worth 14.

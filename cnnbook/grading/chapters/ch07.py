@@ -25,6 +25,7 @@ from cnnbook.grading.checks import (
     same_int,
     tensor_difference,
 )
+from cnnbook.grading.operators import UPSAMPLING, aten_operators
 
 NOTEBOOK = "07-segmentation"
 
@@ -217,8 +218,7 @@ TRANSPOSED = frozenset({
 })  # fmt: skip
 INTERPOLATE = frozenset({"interpolate", "upsample", "upsample_bilinear", "Upsample",
                          "UpsamplingBilinear2d", "cnnbook"})  # fmt: skip
-INTERPOLATE_OPS = frozenset({"aten::upsample_bilinear2d", "aten::_upsample_bilinear2d_aa",
-                             "aten::upsample_bicubic2d", "aten::upsample_linear1d"})  # fmt: skip
+INTERPOLATE_OPS = UPSAMPLING | aten_operators(r"grid_sampler")  # grid_sample interpolates too
 
 # Points per exercise, next to the cases that earn them; the chapter is worth 12.
 EXERCISES = (

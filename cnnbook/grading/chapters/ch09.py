@@ -22,6 +22,7 @@ import torch
 
 from cnnbook.grading.checks import Case, Exercise, tensor_difference
 from cnnbook.grading.child.calls import resolve_functions
+from cnnbook.grading.operators import RECURRENT
 
 NOTEBOOK = "09-rnn-lstm"
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
@@ -289,7 +290,7 @@ def _ops(*names: str) -> frozenset[str]:
     """Watched at run time at their own (composite) kernels: the cell and layer operators
     reach only linear, sigmoid and tanh, which a solution needs."""
     return frozenset({f"aten::{name}/CompositeImplicitAutograd" for name in names}
-                     | {"aten::mkldnn_rnn_layer"})  # fmt: skip
+                     | RECURRENT)  # fmt: skip
 
 
 CELLS = frozenset({"RNNCell", "LSTMCell", "GRUCell", "RNNCellBase", "RNN", "LSTM", "GRU",

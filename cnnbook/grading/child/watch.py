@@ -21,6 +21,8 @@ inside the child process, while one exercise runs:
 - **Autograd.** The pseudo-operator ``"autograd"`` forbids differentiating automatically
   (for exercises that ask for a gradient by hand): a `TorchDispatchMode` records any
   operator whose tensor arguments require grad.
+- **Flags.** ``aten::convolution[transposed]`` forbids an operator only when that
+  argument is true; the same dispatch mode reads the argument.
 - **Tampering.** While the exercise runs, opening a kernel library for a watched
   namespace (``aten``, ...) or registering a kernel for a watched operator is recorded,
   and so, while the mode is on, is calling one of the functions that switch dispatch
@@ -48,7 +50,7 @@ KERNEL_KEYS = ("CPU", "CUDA", "Meta", "MkldnnCPU", "QuantizedCPU", "SparseCPU",
                "CompositeExplicitAutograd")  # fmt: skip
 
 # (module, attribute): ways to stop a dispatch mode from seeing an operator call.
-# Wrapped only while the autograd watch runs.
+# Wrapped only while the dispatch mode runs.
 ESCAPES = [
     (torch._C, name)
     for name in (
@@ -66,43 +68,73 @@ class ForbiddenOperatorError(RuntimeError):
     """Raised by a watched kernel: the submission dispatched a forbidden operator."""
 
 
-class _GradRecorder(TorchDispatchMode):
-    """Records that an operator ran on a tensor that requires grad."""
+class _DispatchRecorder(TorchDispatchMode):
+    """Records an operator that ran on a tensor requiring grad (when automatic
+    differentiation is forbidden) and a flagged operator called with its flag set."""
 
-    def __init__(self, found: set[str]) -> None:
+    def __init__(self, found: set[str], report: Callable[[str], None] | None,
+                 autograd: bool, flagged: dict[str, str]) -> None:  # fmt: skip
         super().__init__()
-        self._found = found
+        self._found, self._report = found, report
+        self._autograd, self._flagged = autograd, flagged
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
         return False  # else the first dispatch imports torch._dynamo: 1.5 s per child
 
+    def _record(self, name: str) -> None:
+        self._found.add(name)
+        if self._report is not None:
+            self._report(name)
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if AUTOGRAD not in self._found and any(
-            isinstance(leaf, torch.Tensor) and leaf.requires_grad
-            for leaf in torch.utils._pytree.tree_leaves((args, kwargs))
+        flag = self._flagged.get(func._schema.name)
+        if flag is not None and _argument(func._schema, flag, args, kwargs):
+            name = f"{func._schema.name}[{flag}]"
+            self._record(name)
+            raise ForbiddenOperatorError(f"{name} is the operator this exercise asks you to write")
+        if (
+            self._autograd
+            and AUTOGRAD not in self._found
+            and any(
+                isinstance(leaf, torch.Tensor) and leaf.requires_grad
+                for leaf in torch.utils._pytree.tree_leaves((args, kwargs))
+            )
         ):
-            self._found.add(AUTOGRAD)
+            self._record(AUTOGRAD)
         return func(*args, **kwargs)
+
+
+def _argument(schema, name: str, args: tuple, kwargs: dict):
+    """The value of argument `name` in a call of the operator with `schema`."""
+    if name in kwargs:
+        return kwargs[name]
+    index = next((i for i, a in enumerate(schema.arguments) if a.name == name), len(args))
+    return args[index] if index < len(args) else None
 
 
 class Watch:
     """Context manager around one exercise: `found` lists the forbidden operators it
     dispatched, `tampered` the escape hatches it touched."""
 
-    def __init__(self, forbidden: Iterable[str]) -> None:
+    def __init__(
+        self, forbidden: Iterable[str], report: Callable[[str], None] | None = None
+    ) -> None:
         self.forbidden = frozenset(forbidden)
+        self._report = report  # told at once, outside anything the submission can reach
         self.found: set[str] = set()
         self.tampered: set[str] = set()
         self._libraries: list[torch.library.Library] = []
         self._tables: dict[str, str] = {}  # operator -> its dispatch table, as registered
-        self._mode: _GradRecorder | None = None
+        self._mode: _DispatchRecorder | None = None
         self._originals: list[tuple[object, str, object]] = []
 
     def _kernel(self, name: str) -> Callable:
         def forbidden_kernel(*args, **kwargs):
             self.found.add(name)
+            if self._report is not None:
+                self._report(name)
             raise ForbiddenOperatorError(f"{name} is the operator this exercise asks you to write")
 
         return forbidden_kernel
@@ -141,7 +173,9 @@ class Watch:
 
     def __enter__(self) -> Watch:
         by_namespace: dict[str, list[tuple[str, str]]] = {}
-        for entry in sorted(self.forbidden - {AUTOGRAD}):
+        flagged = {e[:-1].partition("[")[0]: e[:-1].partition("[")[2]
+                   for e in self.forbidden if e.endswith("]")}  # fmt: skip
+        for entry in sorted(e for e in self.forbidden - {AUTOGRAD} if not e.endswith("]")):
             qualified, _, key = entry.partition("/")  # a named key: watch it there only
             if not key and _decomposes(qualified):
                 continue  # caught where it decomposes to (conv2d -> convolution)
@@ -161,8 +195,9 @@ class Watch:
                     self._tables[f"{namespace}::{name}"] = _table(f"{namespace}::{name}")
         if self._libraries:
             self._guard_registrations(set(by_namespace), set(self._tables))
-        if AUTOGRAD in self.forbidden:
-            self._mode = _GradRecorder(self.found)
+        if AUTOGRAD in self.forbidden or flagged:
+            self._mode = _DispatchRecorder(self.found, self._report, AUTOGRAD in self.forbidden,
+                                           flagged)  # fmt: skip
             self._mode.__enter__()
             for owner, name in ESCAPES:
                 if hasattr(owner, name):
