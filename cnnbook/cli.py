@@ -34,9 +34,9 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
         default=(0, 1),
         help="grade only part I of N, to spread a batch over machines",
     )
-    parser.add_argument("--require-isolation", action="store_true",
-                        help="refuse to grade unless submissions run in namespaces "
-                             "(bubblewrap)")  # fmt: skip
+    parser.add_argument("--allow-unisolated", action="store_true",
+                        help="grade even where submissions cannot run in namespaces "
+                             "(no bubblewrap): only for submissions you trust")  # fmt: skip
 
 
 def run_grade(args: argparse.Namespace) -> int:
@@ -49,7 +49,7 @@ def run_grade(args: argparse.Namespace) -> int:
     try:
         rows = grade_folder(args.submissions, args.chapter, args.out, jobs=args.jobs,
                             seed=args.seed, limits=limits, shard=args.shard,
-                            require_isolation=args.require_isolation)  # fmt: skip
+                            require_isolation=not args.allow_unisolated)  # fmt: skip
     except IsolationError as error:
         print(f"cnnbook grade: {error}", file=sys.stderr)
         return 2

@@ -1,24 +1,34 @@
 """The grader's child process: run a submission's functions on given inputs, return data.
 
-Started by `cnnbook.grading.engine.sandbox` as ``python -I runner.py WORKDIR FD``, inside
-the namespace sandbox when the machine has one, in an empty working directory with a
-scrubbed environment. It deliberately imports nothing of the course package (so a
-submission cannot reach the reference code) and talks to the parent only through
+Started by `cnnbook.grading.engine.sandbox` as ``python -I runner.py WORKDIR REPORT GO``,
+inside the namespace sandbox when the machine has one, in a working directory it can
+read but not write, with a scrubbed environment. It deliberately imports nothing of the
+course package (and refuses to let a submission import it), and talks to the parent only
+through
 
-- ``job.pt``, which it reads: inputs and forbidden operators, never expected answers;
-- the pipe FD, on which it writes ``start NAME`` / ``done NAME`` lines (so the parent can
-  time each exercise and kill the process when one runs too long) or one ``error
-  MESSAGE`` line when the notebook's definitions cannot be loaded;
-- ``results/NAME.pt``, plain data (tensors, numbers, strings, lists) that the parent
-  loads with ``torch.load(weights_only=True)``.
+- ``job.pt``, which it reads: the kept source, the exercises' names and forbidden
+  operators, the limits; never inputs, never expected answers;
+- ``cases/N.pt``, the inputs of exercise N, which the parent writes only after the child
+  has said on the report pipe that exercise N starts and then sends one byte on the GO
+  pipe: nothing the submission runs before an exercise can read its inputs;
+- the REPORT pipe, on which it writes frames (`frames`): an exercise starting, its
+  result as plain data (tensors, numbers, strings, lists) that the parent loads with
+  ``torch.load(weights_only=True)``, a forbidden operator the moment the watch sees it
+  (so switching the watch off afterwards cannot take it back), or why the definitions
+  could not be loaded.
 
-Before any submitted code runs it caps memory, CPU time and file size, and, in the
-fallback without namespaces when started as root, drops to the unprivileged ``nobody``.
-While an exercise with forbidden operators runs, `watch.Watch` records what it dispatches.
+Before any submitted code runs, even the definitions (a class can run code as it is
+created), it caps memory, CPU time and file size, drops to the unprivileged ``nobody``
+in the fallback without namespaces when started as root, and installs a seccomp filter
+that refuses every new process or thread (`seccomp`), so the one process under these
+limits is the whole submission and nothing it starts can outlive it. The definitions
+load under a watch for every exercise's forbidden operators; each exercise's cases run
+under one for its own, and so does turning what they return into data.
 """
 
 import builtins
-import contextlib
+import importlib.abc
+import io
 import os
 import resource
 import sys
@@ -37,6 +47,8 @@ from calls import (
     call_steps,
     resolve_functions,
 )
+from frames import DONE, ERROR, FORBIDDEN, START, write_frame
+from seccomp import forbid_new_processes
 from watch import AUTOGRAD, Watch, warm_up
 
 NOBODY = 65534
@@ -70,11 +82,17 @@ def _drop_privileges() -> None:
 
 
 def to_data(value, depth: int = 0):
-    """A returned value as plain data the parent can load safely; objects become a note."""
-    if isinstance(value, torch.Tensor):
-        if value.device.type == "meta":  # shape without data: nothing to compare
-            return {"__unsupported__": "tensor on the meta device"}
-        return value.detach().cpu().clone().as_subclass(torch.Tensor)
+    """A returned value as plain data the parent can load safely; objects become a note.
+
+    Runs none of the submission's code: a tensor subclass's methods, properties and
+    `__torch_function__` are bypassed (PyTorch's own methods, called on the base class
+    with subclass handling off), and only exact built-in containers are walked."""
+    if issubclass(type(value), torch.Tensor):
+        with torch._C.DisableTorchFunctionSubclass():
+            if torch.Tensor.device.__get__(value).type == "meta":  # shape without data
+                return {"__unsupported__": "tensor on the meta device"}
+            plain = torch.Tensor.clone(torch.Tensor.cpu(torch.Tensor.detach(value)))
+            return torch.Tensor.as_subclass(plain, torch.Tensor)
     if value is None or type(value) in (bool, int, float, complex):
         return value
     if type(value) is str:
@@ -83,7 +101,10 @@ def to_data(value, depth: int = 0):
         items = [to_data(v, depth + 1) for v in value]
         return items if type(value) is list else tuple(items)
     if type(value) is dict and depth < 4 and len(value) <= MAX_ITEMS:
-        return {str(k)[:200]: to_data(v, depth + 1) for k, v in value.items()}
+        return {
+            k[:200] if type(k) is str else f"{type(k).__name__}"[:200]: to_data(v, depth + 1)
+            for k, v in value.items()
+        }
     return {"__unsupported__": type(value).__name__[:100]}
 
 
@@ -111,10 +132,20 @@ def _call(fn, case: dict):
     return call_module(fn, case["args"], case["kwargs"], case["inputs"])
 
 
-def _watched(watch: Watch | None) -> dict | None:
-    """The verdict when the watch saw a forbidden operator or an attempt to blind it."""
-    if watch is None:
+class _NoCoursePackage(importlib.abc.MetaPathFinder):
+    """Refuses the course package, whose reference implementations a solution must not
+    call. Under namespaces the package is not even in the sandbox (a tmpfs covers it);
+    in the fallback this finder is the only barrier, and removing it is reaching for
+    the grader's internals, which the grader flags."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "cnnbook":
+            raise ModuleNotFoundError(f"No module named {name!r} (not available to graded code)")
         return None
+
+
+def _watched(watch: Watch) -> dict | None:
+    """The verdict when the watch saw a forbidden operator or an attempt to blind it."""
     if watch.tampered:
         return {"status": "tampered", "detail": ", ".join(sorted(watch.tampered))}
     if watch.found:
@@ -124,72 +155,111 @@ def _watched(watch: Watch | None) -> dict | None:
     return None
 
 
-def _run_exercise(namespace: dict, name: str, cases: list, forbidden: list) -> dict:
+def _run_cases(fn, cases: list) -> dict:
+    """What each case returned or raised; the values still as returned (see `_readable`)."""
+    outputs = []
+    for case in cases:
+        try:
+            outputs.append({"value": _call(fn, case)})
+        except NotImplementedError:
+            return {"status": "not_implemented"}
+        except BaseException as error:  # SystemExit and KeyboardInterrupt included
+            reason = _describe(error)
+            if reason == MEMORY:  # the other cases would only fill memory again
+                return {"status": "failed", "detail": f"{MEMORY} on {case['label']}"}
+            outputs.append({"error": reason})
+    return {"status": "ran", "outputs": outputs}
+
+
+def _readable(output: dict) -> dict:
+    if "value" not in output:
+        return output
+    try:
+        return {"value": to_data(output["value"])}
+    except BaseException as error:
+        return {"error": f"returned a value that could not be read ({_describe(error)})"}
+
+
+def _run_exercise(namespace: dict, name: str, cases: list, watch: Watch) -> dict:
     fn = namespace.get(name)
     if fn is None:
         return {"status": "missing"}
     if not callable(fn):
         return {"status": "not_callable", "detail": type(fn).__name__}
-    outputs = []
-    for case in cases:
-        watch = Watch(forbidden) if forbidden else None
-        try:
-            with watch or contextlib.nullcontext():
-                value = _call(fn, case)
-        except NotImplementedError:
-            return _watched(watch) or {"status": "not_implemented"}
-        except BaseException as error:  # SystemExit and KeyboardInterrupt included
-            verdict = _watched(watch)
-            if verdict:
-                return verdict
-            reason = _describe(error)
-            if reason == MEMORY:  # the other cases would only fill memory again
-                return {"status": "failed", "detail": f"{MEMORY} on {case['label']}"}
-            outputs.append({"error": reason})
-            continue
+    try:
+        with watch:
+            result = _run_cases(fn, cases)
+    except BaseException as error:  # the watch itself, broken from inside
+        watch.tampered.add(f"the watch ({_describe(error)})")
+        result = {}
+    verdict = _watched(watch)
+    if verdict or result.get("status") != "ran":
+        return verdict or result
+    return {"status": "ran", "outputs": [_readable(output) for output in result["outputs"]]}
+
+
+def _load(source: str, exercises: list, report) -> dict | str:
+    """Run the kept definitions under a watch for every exercise's forbidden operators;
+    the namespace, or why it could not be loaded."""
+    namespace = {"__name__": "submission", "__builtins__": builtins}
+    watched = set().union(*(e["forbidden"] for e in exercises)) - {AUTOGRAD}
+    watch = Watch(watched, report)
+    try:
+        with watch:
+            exec(compile(source, "submission", "exec"), namespace)
+    except BaseException as error:
         verdict = _watched(watch)
-        if verdict:
-            return verdict
-        try:
-            outputs.append({"value": to_data(value)})
-        except BaseException as error:
-            outputs.append(
-                {"error": f"returned a value that could not be read ({_describe(error)})"}
-            )
-    return {"status": "ran", "outputs": outputs}
+        return f"{verdict['status']}: {verdict['detail']}" if verdict else _describe(error)
+    verdict = _watched(watch)
+    return f"{verdict['status']}: {verdict['detail']}" if verdict else namespace
 
 
-def main(workdir: str, progress_fd: int) -> int:
+def main(workdir: str, report_fd: int, go_fd: int) -> int:
     os.chdir(workdir)
-    progress = os.fdopen(progress_fd, "w", buffering=1)
     job = torch.load("job.pt", weights_only=True)
     torch.set_num_threads(1)
     for module in job["preload"]:  # while still privileged: the interpreter's own files
         __import__(module)  # may be unreadable to nobody (e.g. a Python under /root)
-    if any(exercise["forbidden"] for exercise in job["exercises"]):
-        warm_up()
+    warm_up()
+    sys.meta_path.insert(0, _NoCoursePackage())
     _limit_resources(job["memory_bytes"], job["cpu_seconds"])
-    namespace = {"__name__": "submission", "__builtins__": builtins}
-    try:
-        exec(compile(job["source"], "submission", "exec"), namespace)
-    except BaseException as error:
-        progress.write("error " + _describe(error).replace("\n", " ") + "\n")
-        return 3
     if job["drop_privileges"]:
         _drop_privileges()
-    for exercise in job["exercises"]:
-        name = exercise["name"]
-        progress.write(f"start {name}\n")
-        result = _run_exercise(namespace, name, exercise["cases"], exercise["forbidden"])
-        torch.save(result, os.path.join("results", f"{name}.pt"))
-        progress.write(f"done {name}\n")
-    progress.flush()
+    if job["forbid_processes"]:
+        forbid_new_processes()
+
+    def report(operator: str) -> None:
+        write_frame(report_fd, FORBIDDEN, operator.encode())
+
+    loaded = _load(job["source"], job["exercises"], report)
+    if isinstance(loaded, str):
+        write_frame(report_fd, ERROR, loaded.encode())
+        return 3
+    for index, exercise in enumerate(job["exercises"]):
+        write_frame(report_fd, START, exercise["name"].encode())
+        if os.read(go_fd, 1) != b"g":
+            return 5  # the parent is gone
+        cases = torch.load(os.path.join("cases", f"{index}.pt"), weights_only=True)
+        watch = Watch(exercise["forbidden"], report)
+        result = _run_exercise(loaded, exercise["name"], cases, watch)
+        write_frame(report_fd, DONE, _serialize(result))
     os._exit(0)  # skip the interpreter's teardown (half a second with torch loaded)
+
+
+def _serialize(result: dict) -> bytes:
+    buffer = io.BytesIO()
+    try:
+        torch.save(result, buffer)
+    except BaseException as error:
+        buffer = io.BytesIO()
+        torch.save({"status": "crashed", "detail": f"its result could not be saved "
+                    f"({_describe(error)})"}, buffer)  # fmt: skip
+    return buffer.getvalue()
 
 
 if __name__ == "__main__":
     try:
-        sys.exit(main(sys.argv[1], int(sys.argv[2])))
+        sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
     except SystemExit:
         raise
     except BaseException:

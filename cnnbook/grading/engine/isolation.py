@@ -4,13 +4,14 @@ Two levels, reported with every grade:
 
 - ``namespaces``: the child runs under bubblewrap (``bwrap``) in new user, PID, network,
   IPC and UTS namespaces. It sees read-only copies of only the interpreter, its packages
-  and the system libraries they load, a private ``/tmp``, a fresh ``/proc`` and ``/dev``,
-  and its own working directory; no network (only a loopback of its own), no other
-  process, no home directory, no submissions. Killing the sandbox ends its whole PID
-  namespace, so nothing a submission starts outlives its exercise.
+  (the course package covered by an empty folder) and the system libraries they load, a
+  fresh ``/proc`` and ``/dev`` and its working directory, all read-only, and a private
+  ``/tmp`` of `TMP_BYTES`, the only place it can write; no network (only a loopback of
+  its own), no other process, no home directory, no submissions. Killing the sandbox
+  ends its whole PID namespace.
 - ``process only``: a plain child process with resource limits, as nobody when the
   grader runs as root. What remains where bubblewrap is missing or user namespaces are
-  disabled (macOS, some containers).
+  disabled (macOS, some containers); the grader uses it only when told to.
 
 Inside the sandbox the child is user 65534. Started by root, that user is root's own
 uid seen through the namespace, which is why the interpreter's files stay readable when
@@ -91,12 +92,27 @@ def bwrap_command(
         "--proc", "/proc", "--dev", "/dev",
         "--size", str(TMP_BYTES), "--tmpfs", "/tmp",  # first: an environment may live in /tmp
         *_binds(),
+        *_hidden(),
         "--ro-bind", str(runner_dir), RUNNER_DIR,
-        "--bind", str(workdir), JOB_DIR, "--chdir", JOB_DIR,
+        "--ro-bind", str(workdir), JOB_DIR, "--chdir", JOB_DIR,
         "--setenv", "HOME", JOB_DIR,
+        "--remount-ro", "/", "--remount-ro", "/dev",  # only the sized /tmp is writable
         "--",
         *python,
     ]  # fmt: skip
+
+
+def _hidden() -> list[str]:
+    """bwrap arguments that cover the course package with an empty folder when it lies
+    in a bound path (a regular install in site-packages): graded code must not import
+    the reference implementations. An editable install lives outside, unbound."""
+    import cnnbook
+
+    package = os.path.dirname(os.path.realpath(cnnbook.__file__))
+    bound = _outermost([*SYSTEM_LIBRARIES, *_python_paths()])
+    if any(package.startswith(path.rstrip("/") + "/") for path in bound):
+        return ["--size", "4096", "--tmpfs", package, "--remount-ro", package]
+    return []
 
 
 @functools.cache
