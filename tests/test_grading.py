@@ -184,20 +184,16 @@ def batch(tmp_path_factory):
         content = make()
         path = folder / f"{student} - 01-convolution.ipynb"
         path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
-    # the same student twice: the newer file counts
-    old = folder / "twice_Copy of 01-convolution.ipynb"
-    nbformat.write(nbformat.read(EXERCISE_NB, as_version=4), old)
-    new = folder / "twice_Copy of 01-convolution (1).ipynb"
-    nbformat.write(solution_with(), new)
-    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    # the same student twice: both are graded and the gradebook flags it
+    nbformat.write(nbformat.read(EXERCISE_NB, as_version=4),
+                   folder / "twice_Copy of 01-convolution.ipynb")  # fmt: skip
+    nbformat.write(solution_with(), folder / "twice_Copy of 01-convolution (1).ipynb")
     out = tmp_path_factory.mktemp("grades")
     start = time.perf_counter()
     rows = grade_folder(folder, "01", out, jobs=2, seed=1234, limits=LIMITS, log=lambda _: None)
     seconds = time.perf_counter() - start
     results = {}
     for row in rows:
-        if row["status"].startswith("superseded"):
-            continue
         sha = next(
             s.sha256 for s in discover(folder, "01-convolution") if s.path.name == row["file"]
         )
@@ -348,17 +344,19 @@ def test_broken_files_get_zero_and_a_reason(batch, student, status, reason):
     assert reason in (batch["out"] / "feedback" / f"{student}.md").read_text()
 
 
-def test_gradebook_has_one_row_per_file_and_the_newest_copy_counts(batch):
+def test_gradebook_has_one_row_per_file_and_two_files_of_one_student_are_both_graded(batch):
     with open(batch["out"] / "grades.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(SUBMISSIONS) + len(RAW_FILES) + 2
-    assert list(rows[0]) == ["student", *POINTS, "total", "max", "status", "isolation", "file"]
-    twice = [r for r in rows if r["student"] == "twice"]
-    assert sorted(r["status"] for r in twice) == [
-        "graded",
-        "superseded by twice_Copy of 01-convolution (1).ipynb",
-    ]
-    assert next(r for r in twice if r["status"] == "graded")["total"] == str(float(FULL))
+    assert list(rows[0]) == ["student", *POINTS, "total", "max", "status", "review",
+                             "isolation", "file", "feedback"]  # fmt: skip
+    twice = sorted((r for r in rows if r["student"] == "twice"), key=lambda r: r["file"])
+    assert [(r["status"], r["total"]) for r in twice] == [("graded", str(float(FULL))),
+                                                         ("graded", "0.0")]  # fmt: skip
+    for row in twice:  # neither is dropped silently: the instructor decides
+        assert row["review"].startswith("2 files for this student: ")
+        assert "twice_Copy of 01-convolution (1).ipynb" in row["review"]
+    assert len({r["feedback"] for r in twice}) == 2
 
 
 def test_feedback_explains_each_exercise(batch):

@@ -197,7 +197,7 @@ def test_a_private_directory_does_not_hide_the_interpreter(namespaces, tmp_path)
         nbformat.write(escaping(lazy), submissions / "lazy_01-convolution.ipynb")
         done = subprocess.run(
             [private / "venv/bin/python", "-m", "cnnbook.grading", submissions, "--chapter",
-             "01", "--out", tmp_path / "out", "--require-isolation"],
+             "01", "--out", tmp_path / "out"],
             capture_output=True, text=True, cwd=ROOT, timeout=300,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
@@ -214,7 +214,8 @@ def test_the_fallback_says_what_it_cannot_promise(tmp_path):
     nbformat.write(solution_with(), submissions / "ana_01-convolution.ipynb")
     lines: list[str] = []
     rows = grade_folder(submissions, "01", tmp_path / "out", seed=1, limits=LIMITS,
-                        level=isolation.PROCESS_ONLY, log=lines.append)  # fmt: skip
+                        level=isolation.PROCESS_ONLY, require_isolation=False,
+                        log=lines.append)  # fmt: skip
     assert rows[0]["total"] == FULL and rows[0]["isolation"] == "process only"
     with open(tmp_path / "out" / "grades.csv") as f:
         assert next(csv.DictReader(f))["isolation"] == "process only"
@@ -222,11 +223,22 @@ def test_the_fallback_says_what_it_cannot_promise(tmp_path):
     assert any(line.startswith("isolation: process only (no bubblewrap") for line in lines)
 
 
-def test_require_isolation_refuses_the_fallback(tmp_path, monkeypatch, capsys):
+def test_the_fallback_is_refused_unless_asked_for(tmp_path, monkeypatch, capsys):
+    """Without namespaces, submitted code can read what the grader's user reads: the
+    command says how to get bubblewrap and grades only when told to anyway."""
     monkeypatch.setattr(isolation, "detect", lambda: isolation.PROCESS_ONLY)
-    out = tmp_path / "out"
-    code = cli.main(["grade", str(tmp_path), "--chapter", "01", "--out", str(out),
-                     "--require-isolation"])  # fmt: skip
+    submissions, out = tmp_path / "in", tmp_path / "out"
+    submissions.mkdir()
+    nbformat.write(solution_with(), submissions / "ana_01-convolution.ipynb")
+    code = cli.main(["grade", str(submissions), "--chapter", "01", "--out", str(out)])
     assert code == 2
-    assert "isolation required, but this machine offers process only" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "isolation required, but this machine offers process only" in error
+    assert "apt install bubblewrap" in error and "--allow-unisolated" in error
     assert not out.exists()
+    code = cli.main(["grade", str(submissions), "--chapter", "01", "--out", str(out),
+                     "--allow-unisolated"])  # fmt: skip
+    assert code == 0
+    with open(out / "grades.csv") as f:
+        row = next(csv.DictReader(f))
+    assert float(row["total"]) == FULL and row["isolation"] == "process only"

@@ -56,6 +56,8 @@ def read_code_cells(path: Path) -> list[str]:
             f"not a notebook: the file is not valid JSON ({error.msg} at line {error.lineno}); "
             "was the download cut off?"
         ) from None
+    except (RecursionError, ValueError, MemoryError):  # nested too deep, a huge number
+        raise NotebookError("not a notebook: the JSON is nested or sized beyond reason") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise NotebookError("not a Jupyter notebook: it has no list of cells")
     if notebook.get("nbformat") != 4:
@@ -80,6 +82,18 @@ def _is_literal(node: ast.AST | None) -> bool:
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False
     return True
+
+
+def _unparsable(node: ast.AST) -> str | None:
+    """Why `node` cannot be turned back into source (the grader's child runs source), if
+    it cannot: an integer beyond Python's 4,300 digits, an expression nested too deep."""
+    try:
+        compile(ast.Module([node], type_ignores=[]), "submission", "exec")  # never run here
+        ast.unparse(node)
+    except (ValueError, RecursionError, MemoryError, SyntaxError) as error:
+        name = getattr(node, "name", "an assignment")
+        return f"{name!s}: too large or too deeply nested to run ({type(error).__name__})"
+    return None
 
 
 def _is_dotted_name(node: ast.AST) -> bool:
@@ -159,6 +173,9 @@ def extract(cells: list[str]) -> Extracted:
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             notes.append(f"code cell {index} has a syntax error and was skipped ({error})")
             continue
+        except Exception as error:  # IPython's transformers on input they never expected
+            notes.append(f"code cell {index} could not be read and was skipped ({error})")
+            continue
         for node in tree.body:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 statement = _keep_import(node, ignored)
@@ -173,7 +190,7 @@ def extract(cells: list[str]) -> Extracted:
                         result.imported[bound] = origin
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 clean = _clean_class if isinstance(node, ast.ClassDef) else _clean_function
-                reason = clean(node)
+                reason = _unparsable(node) or clean(node)
                 if reason:
                     notes.append(f"code cell {index}: {reason}; it was skipped")
                     continue
@@ -184,7 +201,11 @@ def extract(cells: list[str]) -> Extracted:
                 and all(isinstance(t, ast.Name) for t in node.targets)
                 and _is_literal(node.value)
             ):
-                kept.append(node)
+                reason = _unparsable(node)
+                if reason:
+                    notes.append(f"code cell {index}: {reason}; it was skipped")
+                else:
+                    kept.append(node)
     used = set().union(*(_names_in(d)[0] for d in result.definitions.values()))
     notes.extend(
         f"your code uses `{name}`, but the grader does not import `{module}`; "
