@@ -450,3 +450,71 @@ def test_a_wheel_install_hides_the_reference_code(tmp_path):
     assert "site-packages" in location
     with open(tmp_path / "out" / "grades.csv") as f:
         assert float(next(csv.DictReader(f))["total"]) == FULL
+
+
+def replaced(notebook: str, name: str, source: str) -> nbformat.NotebookNode:
+    """The solutions notebook `notebook` with the cell defining `name` replaced."""
+    nb = nbformat.read(ROOT / "solutions" / f"{notebook}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and f"def {name}(" in c.source)
+    cell.source = source
+    return nb
+
+
+TRANSPOSED_BY_BACKWARD = """import torch
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1):
+    n, _, h, w = x.shape
+    _, c_out, kh, kw = weight.shape
+    out_h = (h - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1
+    out_w = (w - 1) * stride - 2 * padding + dilation * (kw - 1) + output_padding + 1
+    grad, _, _ = torch.ops.aten.convolution_backward(
+        x, x.new_empty(n, c_out, out_h, out_w), weight, None, [stride] * 2, [padding] * 2,
+        [dilation] * 2, False, [0, 0], 1, [True, False, False])
+    return grad if bias is None else grad + bias.view(1, -1, 1, 1)
+"""
+GRADIENT_BY_TRANSPOSED_FLAG = """import torch
+import torch.nn.functional as F
+def conv2d_backward(x, weight, grad_output):
+    grad_x = torch.ops.aten.convolution(grad_output, weight, None, [1, 1], [0, 0], [1, 1], True,
+                                        [0, 0], 1)
+    grad_weight = F.conv2d(x.transpose(0, 1), grad_output.transpose(0, 1)).transpose(0, 1)
+    return grad_x, grad_weight, grad_output.sum(dim=(0, 2, 3))
+"""
+
+
+@pytest.mark.parametrize(
+    ("notebook", "exercise", "source", "operator"),
+    [
+        ("07-segmentation", "conv_transpose2d", TRANSPOSED_BY_BACKWARD,
+         "aten::convolution_backward"),
+        ("02-backprop-and-losses", "conv2d_backward", GRADIENT_BY_TRANSPOSED_FLAG,
+         "aten::convolution[transposed]"),
+    ],
+)  # fmt: skip
+def test_other_chapters_refuse_the_operator_behind_the_answer(
+    tmp_path, notebook, exercise, source, operator
+):
+    """Chapter 7's transposed convolution through a convolution's backward operator with
+    transposed=False, Chapter 2's input gradient through a transposed convolution: both
+    right (checked here first), both refused by the grader."""
+    namespace: dict = {}
+    exec(source, namespace)
+    x, weight = torch.randn(2, 3, 5, 6, dtype=torch.float64), torch.randn(3, 4, 2, 3)
+    if exercise == "conv_transpose2d":
+        torch.testing.assert_close(namespace[exercise](x, weight.double(), None, 2, 1, 1, 1),
+                                   F.conv_transpose2d(x, weight.double(), None, 2, 1, 1, 1, 1))  # fmt: skip
+    else:
+        leaves = [x.clone().requires_grad_(), weight.transpose(0, 1).double().requires_grad_()]
+        out = F.conv2d(*leaves)
+        grad = torch.randn_like(out)
+        expected = torch.autograd.grad(out, leaves, grad)
+        got = namespace[exercise](x, leaves[1].detach(), grad)
+        torch.testing.assert_close(got[:2], expected)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    nbformat.write(replaced(notebook, exercise, source), folder / f"eve_{notebook}.ipynb")
+    grade_folder(folder, notebook[:2], tmp_path / "out", seed=11, limits=LIMITS,
+                 log=lambda _: None)  # fmt: skip
+    with open(tmp_path / "out" / "grades.csv") as f:
+        got = next(csv.DictReader(f))
+    assert float(got[exercise]) == 0
+    assert operator in (tmp_path / "out" / "feedback" / got["feedback"]).read_text()
