@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from nbval.kernel import RunningKernel
 
+from cnnbook.grading.checks import STRICT_ENV
 from cnnbook.runtime import STATIC_ENV
 
 ROOT = Path(__file__).resolve().parent
@@ -88,20 +89,22 @@ def pytest_collection_finish(session):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item):
-    """A chapter's kernel starts in its first cell's setup: start it with the published
-    book's explorers."""
-    if not _chapter(item.nodeid):
+    """A notebook's kernel starts in its first cell's setup: every one with self-checks
+    that raise on a failing case, a chapter's also with the published book's explorers."""
+    if not _notebook(item.nodeid):
         yield
         return
-    before = os.environ.get(STATIC_ENV)
-    os.environ[STATIC_ENV] = "1"
+    settings = {STRICT_ENV: "1", **({STATIC_ENV: "1"} if _chapter(item.nodeid) else {})}
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(STATIC_ENV, None)
-        else:
-            os.environ[STATIC_ENV] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,9 @@ from cnnbook.grading.child.calls import (
 )
 
 PUBLIC_SEED = 0  # the self-check's cases; the grader draws its own seeds
+# Set by the test suite for the notebooks it runs: a self-check that finds a failing case
+# raises after its report, so a check cell of the solutions is an assertion there.
+STRICT_ENV = "CNNBOOK_STRICT_CHECKS"
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,8 @@ def checker(chapter: str) -> Callable[[Callable[..., Any]], CheckResult]:
             return CheckResult(name, implemented=False)
         result = run_cases(exercises[name], fn)
         print(report(result))
+        if os.environ.get(STRICT_ENV) == "1" and not result.ok:
+            raise AssertionError(f"the self-check of {name} failed")
         return result
 
     return check

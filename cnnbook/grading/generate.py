@@ -18,7 +18,6 @@ import nbformat
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = 'raise NotImplementedError("your code here")'
-NBVAL_MARKERS = ("# NBVAL_CHECK_OUTPUT", "# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP")
 
 
 def stub_source(source: str, where: str = "cell") -> str:
@@ -41,7 +40,7 @@ def stub_source(source: str, where: str = "cell") -> str:
             if not inside:
                 raise ValueError(f"{where}: {END} without {BEGIN}")
             inside = False
-        elif not inside and stripped not in NBVAL_MARKERS:
+        elif not inside:
             out.append(line)
     if inside:
         raise ValueError(f"{where}: {BEGIN} is never closed")
