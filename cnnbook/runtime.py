@@ -32,6 +32,7 @@ def device() -> torch.device:
 
 
 BUDGET_VARIABLE = "CNNBOOK_BUDGET"
+SEED_VARIABLE = "CNNBOOK_SEED"
 T = TypeVar("T")
 
 
@@ -56,11 +57,27 @@ def sized(cpu: T, gpu: T) -> T:
     return gpu if budget() == "gpu" else cpu
 
 
+def seed_offset() -> int:
+    """What CNNBOOK_SEED adds to every seed the chapters use (0 when unset): rerunning a
+    chapter with another value shows which of its claims survive other random draws."""
+    text = os.environ.get(SEED_VARIABLE, "").strip()
+    try:
+        return int(text or 0)
+    except ValueError:
+        raise ValueError(f"{SEED_VARIABLE} must be an integer, not {text!r}") from None
+
+
 def seed(value: int = 0) -> None:
     """Seed Python, NumPy and PyTorch (all devices) so figures and numbers repeat."""
+    value += seed_offset()
     random.seed(value)
     np.random.seed(value)
     torch.manual_seed(value)
+
+
+def generator(value: int = 0) -> torch.Generator:
+    """A CPU random generator of its own, seeded like `seed` (with CNNBOOK_SEED's offset)."""
+    return torch.Generator().manual_seed(value + seed_offset())
 
 
 def describe(dev: torch.device | str) -> str:

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import cnnbook
+from conftest import ROOT
 
 
 def test_device_is_cuda_exactly_when_available():
@@ -55,3 +56,31 @@ def test_progress_bar_shows_where_a_reader_watches_and_not_in_the_book_build(mon
     monkeypatch.setenv(STATIC_ENV, "1")
     bar = progress_bar(range(3))
     assert bar.disable and list(bar) == [0, 1, 2]
+
+
+def test_the_seed_switch_moves_every_seed(monkeypatch):
+    """CNNBOOK_SEED reruns a chapter on other random draws: it shifts `seed`, `generator`
+    and the batch order alike."""
+    from cnnbook.data import Batches
+
+    def draws():
+        cnnbook.seed(1)
+        order = next(iter(Batches(torch.arange(8), torch.arange(8), 8)))[0]
+        return torch.rand(3), torch.rand(3, generator=cnnbook.generator(1)), order
+
+    usual = draws()
+    monkeypatch.setenv("CNNBOOK_SEED", "7")
+    assert cnnbook.generator(1).initial_seed() == 8
+    shifted = draws()
+    assert all(not torch.equal(a, b) for a, b in zip(usual, shifted, strict=True))
+    monkeypatch.setenv("CNNBOOK_SEED", "seven")
+    with pytest.raises(ValueError, match="CNNBOOK_SEED must be an integer"):
+        cnnbook.seed(0)
+
+
+def test_no_chapter_seeds_past_the_switch():
+    """Every seed a chapter sets goes through `cnnbook.seed` or `cnnbook.generator`."""
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        text = path.read_text()
+        for direct in ("torch.manual_seed(", ".manual_seed(", "np.random.seed(", "random.seed("):
+            assert direct not in text, f"{path.name} calls {direct}...)"

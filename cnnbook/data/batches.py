@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from cnnbook.runtime import generator
+
 
 class Batches:
     """Batches of (inputs, targets); optional `transform` (augmentation) is applied to
@@ -30,7 +32,7 @@ class Batches:
             raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
         self.inputs, self.targets = inputs, targets
         self.batch_size, self.shuffle, self.transform = batch_size, shuffle, transform
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = generator(seed)
 
     def __len__(self) -> int:
         return -(-len(self.inputs) // self.batch_size)
