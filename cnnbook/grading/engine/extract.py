@@ -44,9 +44,10 @@ class Extracted:
 
 def read_code_cells(path: Path) -> list[str]:
     """The source of every code cell, or `NotebookError` saying why there is none."""
+    size = path.stat().st_size  # before reading: a 1 GiB file is never loaded
+    if size > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(f"the file is {size // 2**20} MiB, more than a notebook can be")
     raw = path.read_bytes()
-    if len(raw) > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(f"the file is {len(raw) // 2**20} MiB, more than a notebook can be")
     try:
         notebook = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
