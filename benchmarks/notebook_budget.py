@@ -34,11 +34,25 @@ BUDGET_SECONDS = 60.0
 CELL_TIMEOUT = 120  # the suite's stall guard (pyproject's --nbval-cell-timeout)
 
 
+def glued(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """The values an executed notebook glued for its prose, as the book shows them."""
+    values = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            record = output.get("metadata", {}).get("scrapbook")
+            if record:
+                plain = f"{record['mime_prefix']}text/plain"
+                values[record["name"]] = output.get("data", {}).get(plain, "")
+    return values
+
+
 def run(
-    path: Path, cell_timeout: int = CELL_TIMEOUT, settings: dict[str, str] | None = None
+    path: Path, cell_timeout: int = CELL_TIMEOUT, settings: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
 ) -> tuple[float, str | None]:
     """Execute one notebook in a fresh kernel, with `settings` added to its environment:
-    (seconds, kernel start included; the error's first line, or None)."""
+    (seconds, kernel start included; the error's first line, or None). The values it
+    glued are added to `values` when given."""
     nb = nbformat.read(path, as_version=4)
     env = {**os.environ, **(settings or {})}
     if path.resolve().parent == ROOT / "book":
@@ -52,6 +66,9 @@ def run(
         return time.perf_counter() - start, str(error).strip().splitlines()[0]
     except CellExecutionError as error:
         return time.perf_counter() - start, f"{error.ename}: {error.evalue}"
+    finally:
+        if values is not None:
+            values.update(glued(nb))
     return time.perf_counter() - start, None
 
 
