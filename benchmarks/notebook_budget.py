@@ -47,7 +47,9 @@ def glued(nb: nbformat.NotebookNode) -> dict[str, str]:
 
 
 def run(
-    path: Path, cell_timeout: int = CELL_TIMEOUT, settings: dict[str, str] | None = None,
+    path: Path,
+    cell_timeout: int = CELL_TIMEOUT,
+    settings: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> tuple[float, str | None]:
     """Execute one notebook in a fresh kernel, with `settings` added to its environment:

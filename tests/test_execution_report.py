@@ -1,12 +1,11 @@
 """The execution report the book shows is drawn from the recorded runs, and says what is missing."""
 
-import json
 import sys
 
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
-from execution_report import PAGE, REPORTS, is_score, render
+from execution_report import PAGE, device_reports, is_score, render, seed_matrix
 
 RUN = {
     "kind": "cpu",
@@ -50,9 +49,44 @@ def test_a_gpu_run_is_shown_beside_the_cpu_run():
 
 
 def test_the_page_in_the_book_is_drawn_from_the_recorded_runs():
-    runs = [json.loads(p.read_text()) for p in sorted(REPORTS.glob("*.json"))]
+    runs = device_reports()
     assert runs, "reports/ holds no run: python tools/execution_report.py --allow-cpu"
-    assert PAGE.read_text() == render(runs), "run tools/execution_report.py to redraw the page"
+    assert seed_matrix(), "reports/ holds no seed matrix: make seeds"
+    assert PAGE.read_text() == render(runs, seed_matrix()), (
+        "run tools/execution_report.py to redraw the page"
+    )
+
+
+MATRIX = {
+    "date": "2026-12-06",
+    "machine": "x86_64 CPU",
+    "torch": "2.14.1",
+    "python": "3.11.7",
+    "seeds": [0, 1000],
+    "threads": [1, 2],
+    "runs": [
+        {"threads": 1, "seed": 0, "notebook": "07-x.ipynb", "seconds": 40.0, "error": None,
+         "glued": {"miou": "0.334", "best": "'FCN-8s'", "epochs": "4"}},
+        {"threads": 2, "seed": 1000, "notebook": "07-x.ipynb", "seconds": 30.0, "error": None,
+         "glued": {"miou": "0.306", "best": "'FCN-16s'", "epochs": "4"}},
+        {"threads": 1, "seed": 1000, "notebook": "09-y.ipynb", "seconds": 41.0,
+         "error": "AssertionError: the RNN reached 0.1603", "glued": {}},
+    ],
+}  # fmt: skip
+
+
+def test_the_seed_matrix_shows_each_quoted_number_s_spread_and_every_failure():
+    page = render([RUN], MATRIX)
+    assert "4 runs" not in page and "3 runs, 1 failed." in page
+    assert (
+        "- failed: 09-y.ipynb, seed 1000, 1 threads: AssertionError: the RNN reached 0.1603" in page
+    )
+    assert "| `miou` | 0.306 .. 0.334 |" in page
+    assert "| `best` | 'FCN-16s' \\| 'FCN-8s' |" in page  # words, escaped for the table
+    assert "`epochs`" not in page  # the same in every run: nothing to show
+    assert (
+        "### 09-y.ipynb\n\n1 runs, 0 passed. Every quoted number was the same in every run." in page
+    )
 
 
 def test_scores_are_told_from_other_glued_numbers_by_their_names():

@@ -29,6 +29,8 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
 PAGE = ROOT / "book" / "execution-report.md"
+SEED_MATRIX = REPORTS / "seeds.json"  # written by benchmarks/seed_matrix.py --record
+DEVICES = ("cpu", "cuda")
 GLUE_PREFIX = "application/papermill.record/"
 SCORES = ("accuracy", "miou", "map50")  # glued names that hold a score worth reporting
 
@@ -65,7 +67,89 @@ def _score(name: str, value: float) -> str:
     return f"{name} {value:.4f}" if "mse" in name else f"{name} {value:.2%}"
 
 
-def render(reports: list[dict]) -> str:
+def _number(text: str) -> float | None:
+    try:
+        return float(text.strip("'\""))
+    except ValueError:
+        return None
+
+
+def spreads(runs: list[dict]) -> list[tuple[str, str]]:
+    """Each quoted value's lowest and highest value over `runs` (the runs of one notebook),
+    or the words it took; a value that is the same in every run is left out."""
+    names = sorted({name for r in runs for name in r["glued"]})
+    shown = []
+    for name in names:
+        texts = [r["glued"][name] for r in runs if name in r["glued"]]
+        if len(set(texts)) == 1:
+            continue
+        numbers = [n for t in texts if (n := _number(t)) is not None]
+        if len(numbers) == len(texts):
+            shown.append((name, f"{min(numbers):.4g} .. {max(numbers):.4g}"))
+        else:
+            shown.append((name, " \\| ".join(sorted(set(texts)))))
+    return shown
+
+
+def render_seed_matrix(matrix: dict) -> list[str]:
+    runs = matrix["runs"]
+    failed = [r for r in runs if r["error"]]
+    seeds = ", ".join(map(str, matrix["seeds"]))
+    threads = " and ".join(map(str, matrix["threads"]))
+    lines = [
+        "## Claims across seeds and threads",
+        "",
+        "`make seeds` (`benchmarks/seed_matrix.py`) reruns every chapter with its seeds shifted by",
+        f"`CNNBOOK_SEED` = {seeds} (0 is the book's own draw) and with {threads} threads. A",
+        "chapter's assertions are the claims its prose makes, so a run that passes is a run in",
+        "which every claim held. For each number the prose quotes (wall-clock figures aside,",
+        "which measure the machine's load), the lowest and highest value over the runs: how",
+        "much a quoted number moves with the draw. Numbers that were the same in every run",
+        "are not listed.",
+        "",
+        f"Recorded on {matrix['date']} ({matrix['machine']}, torch {matrix['torch']}, Python",
+        f"{matrix['python']}): {len(runs)} runs, "
+        + (f"{len(failed)} failed." if failed else "all passed."),
+        "",
+    ]
+    for r in failed:
+        lines += [f"- failed: {r['notebook']}, seed {r['seed']}, {r['threads']} threads: "
+                  f"{r['error']}"]  # fmt: skip
+    if failed:
+        lines.append("")
+    for notebook in sorted({r["notebook"] for r in runs}):
+        own = [r for r in runs if r["notebook"] == notebook]
+        rows = spreads(own)
+        lines += [f"### {notebook}", "", f"{len(own)} runs, {sum(not r['error'] for r in own)} "
+                  "passed." + ("" if rows else " Every quoted number was the same in every run."),
+                  ""]  # fmt: skip
+        if rows:
+            lines += ["| quoted as | lowest .. highest |", "| --- | --- |"]
+            lines += [f"| `{name}` | {shown} |" for name, shown in rows]
+            lines.append("")
+    return lines
+
+
+def device_reports() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(REPORTS.glob("*.json")) if p.stem in DEVICES]
+
+
+def seed_matrix() -> dict | None:
+    return json.loads(SEED_MATRIX.read_text()) if SEED_MATRIX.exists() else None
+
+
+def redraw() -> None:
+    PAGE.write_text(render(device_reports(), seed_matrix()))
+
+
+def record_seed_matrix(matrix: dict) -> None:
+    REPORTS.mkdir(exist_ok=True)
+    SEED_MATRIX.write_text(json.dumps(matrix, indent=1) + "\n")
+    redraw()
+    print(f"wrote {SEED_MATRIX.relative_to(ROOT)} and {PAGE.relative_to(ROOT)}")
+
+
+def render(reports: list[dict], matrix: dict | None = None) -> str:
     lines = [
         "# Execution report",
         "",
@@ -112,6 +196,8 @@ def render(reports: list[dict]) -> str:
             reached = ", ".join(_score(k, v) for k, v in row["accuracies"].items()) or "none"
             lines.append(f"| {row['notebook']} | {row['seconds']:.1f} | {reached} |")
         lines.append("")
+    if matrix:
+        lines += render_seed_matrix(matrix)
     return "\n".join(lines)
 
 
@@ -143,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / f"{kind}.json").write_text(json.dumps(report, indent=1) + "\n")
-    PAGE.write_text(render([json.loads(p.read_text()) for p in sorted(REPORTS.glob("*.json"))]))
+    redraw()
     print(f"wrote {REPORTS / f'{kind}.json'} and {PAGE.relative_to(ROOT)}")
     return 0
 
