@@ -80,9 +80,10 @@ def gru_cell(
 ) -> torch.Tensor:
     """One GRU step: h' = (1 - z) * n + z * h.
 
-    The reset gate multiplies the recurrent part *after* its bias, n = tanh(W_in x +
-    b_in + r * (W_hn h + b_hn)), as PyTorch and Cho et al.'s second formulation do;
-    applying r to h before the matrix gives a different cell."""
+    The reset gate multiplies the recurrent part *after* the matrix and its bias,
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), as PyTorch does, following the first
+    arXiv version of Cho et al.; their published paper (and d2l.ai) apply r to h before
+    the matrix, W_hn (r * h), which is a different cell."""
     from_x, from_h = _affine(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
     x_r, x_z, x_n = from_x.chunk(3, dim=-1)
     h_r, h_z, h_n = from_h.chunk(3, dim=-1)
