@@ -20,18 +20,24 @@ from cnnbook.models.fcn import FCN
 
 VARIANTS = (32, 16, 8)
 # Columns, coarse to fine: pool5, 2x up, pool4, 2x up, pool3, final up, output (inches).
-COLUMNS = (0.6, 1.66, 2.72, 3.78, 4.84, 5.9, 6.74)
+COLUMNS = (0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.55)
 BAND = 1.86  # height of one variant's band
 WIDTH, HEIGHT = 0.96, 0.46
-TITLE_SPACE = 0.4  # inches above the drawing for the title
+MARGIN, TITLE_SPACE = 0.1, 0.4  # inches around the drawing, and above it for the title
 
 
-def _page(width: float, height: float, title: str) -> tuple[Figure, Axes]:
-    """`canvas` with the axis filling the figure under the title, so a data unit is an
-    inch: text sizes in points and box sizes then agree at any display width."""
-    fig, ax = canvas(width, height + TITLE_SPACE, title)
+def page(width: float, height: float, title: str) -> tuple[Figure, Axes]:
+    """`canvas` whose axis spans `width` x `height` inches of the figure, with MARGIN on
+    every side and room for the title: a data unit is an inch, so text sizes in points and
+    box sizes agree at any display width, and the figure saved with a tight bounding box
+    (which keeps the whole axis plus matplotlib's 0.1-inch pad) is `width` + 0.2 wide.
+    Chapters 8 and 9's diagrams use it too."""
+    fig_w, fig_h = width + 2 * MARGIN, height + MARGIN + TITLE_SPACE
+    fig, ax = canvas(fig_w, fig_h, title)
+    ax.set_xlim(0, width)
     ax.set_ylim(0, height)
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=height / (height + TITLE_SPACE))
+    fig.subplots_adjust(left=MARGIN / fig_w, right=1 - MARGIN / fig_w, bottom=MARGIN / fig_h,
+                        top=1 - TITLE_SPACE / fig_h)  # fmt: skip
     return fig, ax
 
 
@@ -97,7 +103,7 @@ def _band(ax: Axes, top: float, variant: int, trace: dict[str, dict]) -> None:
     the image. Columns line up across bands, so the skips' extra paths stand out."""
     y_pool, y_score, y_sum = top - 0.3, top - 0.92, top - 1.5
     prefix = f"{variant}s/"
-    ax.text(7.15, y_pool, f"FCN-{variant}s", ha="right", va="center", fontsize=11,
+    ax.text(6.95, y_pool, f"FCN-{variant}s", ha="right", va="center", fontsize=11,
             fontweight="bold", gid=f"{prefix}name")  # fmt: skip
     classes = trace["score_pool5"]["size"][2]
     pools = {"pool5": COLUMNS[0], "pool4": COLUMNS[2], "pool3": COLUMNS[4]}
@@ -108,7 +114,7 @@ def _band(ax: Axes, top: float, variant: int, trace: dict[str, dict]) -> None:
         pool = box(ax, (x, y_pool), f"{name} {_size(entry)}\nstride {entry['stride']}", "pool",
                    width=WIDTH, height=HEIGHT)  # fmt: skip
         ax.texts[-1].set_gid(prefix + name)
-        text = "head +\n1×1 conv" if name == "pool5" else f"1×1 conv\n{classes} classes"
+        text = "conv head\n+ 1×1 conv" if name == "pool5" else f"1×1 conv\n{classes} classes"
         scores[name] = box(ax, (x, y_score), text, "conv", width=WIDTH, height=HEIGHT)
         ax.texts[-1].set_gid(f"{prefix}score_{name}")
         arrow(ax, pool.bottom, scores[name].top)
@@ -131,12 +137,12 @@ def _band(ax: Axes, top: float, variant: int, trace: dict[str, dict]) -> None:
         arrow(ax, scores[skip].bottom, add.top)
         current = add.right
     entry = trace["upsample"]
-    final = box(ax, (COLUMNS[5], y_sum), f"×{entry['factor']} up", "conv", width=0.82,
+    final = box(ax, (COLUMNS[5], y_sum), f"×{entry['factor']} up", "conv", width=0.7,
                 height=HEIGHT)  # fmt: skip
     ax.texts[-1].set_gid(f"{prefix}final")
     arrow(ax, current, final.left)
     h, w, c = entry["size"]
-    out = box(ax, (COLUMNS[6], y_sum), f"scores\n{h}×{w}×{c}", "input", width=0.78,
+    out = box(ax, (COLUMNS[6], y_sum), f"scores\n{h}×{w}×{c}", "input", width=0.8,
               height=HEIGHT)  # fmt: skip
     ax.texts[-1].set_gid(f"{prefix}output")
     arrow(ax, final.right, out.left)
@@ -150,7 +156,7 @@ def fcn_skips(image_size: int = 64, num_classes: int = 4) -> Figure:
     the chapter's `FCN`: the coarser the last scores, the larger the blocks FCN-32s paints."""
     traces = {v: fcn_trace(image_size, num_classes, v) for v in VARIANTS}
     height = 0.2 + BAND * len(VARIANTS)
-    fig, ax = _page(7.2, height, f"FCN-32s, -16s and -8s on a {image_size}×{image_size} image")
+    fig, ax = page(7.0, height, f"FCN-32s, -16s and -8s on a {image_size}×{image_size} image")
     for i, variant in enumerate(VARIANTS):
         _band(ax, height - 0.1 - i * BAND, variant, traces[variant])
     return fig
