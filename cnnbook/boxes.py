@@ -199,3 +199,56 @@ def label_anchors(
     is_best = ((iou == best_of_target[None]) & (best_of_target[None] > 0)).any(dim=1)
     labels[is_best] = 1
     return labels
+
+
+def sample_anchors(
+    labels: torch.Tensor,
+    batch_size: int = 256,
+    positive_fraction: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Faster R-CNN's mini-batch of anchors for one image, as boolean masks (positive,
+    negative): up to `batch_size * positive_fraction` positives drawn at random, negatives
+    filling the rest. Most anchors are negatives, so without sampling the background
+    would dominate the loss."""
+    positive = torch.nonzero(labels == 1).flatten()
+    negative = torch.nonzero(labels == 0).flatten()
+    n_positive = min(len(positive), int(batch_size * positive_fraction))
+    n_negative = min(len(negative), batch_size - n_positive)
+    masks = []
+    for indices, count in ((positive, n_positive), (negative, n_negative)):
+        mask = torch.zeros(len(labels), dtype=torch.bool)
+        mask[indices[torch.randperm(len(indices), generator=generator)[:count]]] = True
+        masks.append(mask)
+    return masks[0], masks[1]
+
+
+def rpn_loss(
+    objectness: torch.Tensor,
+    codes: torch.Tensor,
+    anchors: torch.Tensor,
+    targets: torch.Tensor,
+    positive: torch.Tensor,
+    negative: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The RPN's two losses over one image's sampled anchors, as torchvision computes
+    them: binary cross-entropy of the objectness logits (mean over the sample), and
+    smooth L1 (beta 1/9) between the predicted `codes` of the positives and the
+    `encode_boxes` codes of their best-overlapping target, summed and divided by the
+    sample's size. The paper divides the box term by the number of anchor locations and
+    weighs it by 10 instead, which balances the two terms about as well."""
+    sampled = positive | negative
+    matched = targets[box_iou(anchors, targets).argmax(dim=1)]
+    objectness_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        objectness[sampled], positive[sampled].to(objectness.dtype)
+    )
+    box_loss = (
+        torch.nn.functional.smooth_l1_loss(
+            codes[positive],
+            encode_boxes(matched[positive], anchors[positive]),
+            beta=1 / 9,
+            reduction="sum",
+        )
+        / sampled.sum()
+    )
+    return objectness_loss, box_loss

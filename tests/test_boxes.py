@@ -187,3 +187,50 @@ def test_anchor_labels_follow_faster_rcnn_thresholds_and_best_anchor_rule():
     assert iou[2] > 0.3 and iou[4] < 0.3
     assert labels.tolist() == [1, 1, -1, 0, 1]
     assert label_anchors(anchors, torch.zeros(0, 4)).tolist() == [0] * 5
+
+
+def test_the_rpn_loss_is_torchvision_s_on_the_same_sample():
+    from torchvision.models.detection.rpn import RegionProposalNetwork
+
+    from cnnbook.boxes import (
+        encode_boxes,
+        generate_anchors,
+        grid_anchors,
+        label_anchors,
+        rpn_loss,
+        sample_anchors,
+    )
+
+    anchors = grid_anchors(generate_anchors((8, 16, 32), (0.5, 1.0, 2.0)), (8, 8), (8, 8))
+    targets = torch.tensor([[10.0, 12, 30, 40], [35, 5, 60, 25]])
+    labels = label_anchors(anchors, targets)
+    gen = torch.Generator().manual_seed(0)
+    positive, negative = sample_anchors(labels, batch_size=64, generator=gen)
+    assert not (positive & negative).any() and (labels[positive] == 1).all()
+    assert (labels[negative] == 0).all() and int(positive.sum() + negative.sum()) == 64
+    logits, codes = (
+        torch.randn(len(anchors), generator=gen),
+        torch.randn(len(anchors), 4, generator=gen),
+    )
+    reference = RegionProposalNetwork(
+        None, None, 0.7, 0.3, 64, 0.5, {"testing": 1}, {"testing": 1}, 0.7
+    )
+    reference.fg_bg_sampler = lambda _: ([positive], [negative])
+    matched = targets[box_iou(anchors, targets).argmax(1)]
+    theirs = reference.compute_loss(
+        logits, codes, [labels.float()], [encode_boxes(matched, anchors)]
+    )
+    torch.testing.assert_close(
+        torch.stack(rpn_loss(logits, codes, anchors, targets, positive, negative)),
+        torch.stack(theirs),
+    )
+
+
+def test_the_sample_caps_positives_at_their_share():
+    from cnnbook.boxes import sample_anchors
+
+    labels = torch.tensor([1] * 200 + [0] * 300 + [-1] * 50)
+    positive, negative = sample_anchors(
+        labels, batch_size=256, generator=torch.Generator().manual_seed(1)
+    )
+    assert int(positive.sum()) == 128 and int(negative.sum()) == 128

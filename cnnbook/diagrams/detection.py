@@ -1,10 +1,10 @@
 """Chapter 8's diagrams: the R-CNN family's pipelines, the region proposal network's head
 with its anchors, and YOLO's grid with the output tensor it predicts.
 
-The RPN's channel counts are read from the layers `rpn_layers` builds, its anchors from
-`cnnbook.boxes.generate_anchors`, and YOLO's output layout from `cnnbook.models.yolo`
-run on a blank image and split by `cnnbook.yolo.split_output`, so the figures cannot
-drift from the chapter's code. Patches and texts that tests look for carry a gid.
+The RPN's channel counts and anchors are read from the chapter's two-stage detector
+(`cnnbook.models.two_stage`), and YOLO's output layout from `cnnbook.models.yolo` run on
+a blank image and split by `cnnbook.yolo.split_output`, so the figures cannot drift from
+the chapter's code. Patches and texts that tests look for carry a gid.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Polygon, Rectangle
 from torch import nn
 
-from cnnbook.boxes import generate_anchors
 from cnnbook.diagrams.segmentation import page
 from cnnbook.diagrams.shapes import COLORS, Box, arrow, box, grid
+from cnnbook.models.two_stage import TwoStageDetector
 from cnnbook.models.yolo import tiny_yolo
 from cnnbook.yolo import split_output, yolo_targets
 
@@ -29,8 +29,8 @@ KIND_LEGEND = {"data": "data", "image": "runs once per image", "region": "runs o
 # name: (note, nodes, edges); a node is key: (text, kind, centre, width), an edge goes
 # from one key to another.
 MAIN, SUB = 0.0, -0.78  # rows of a pipeline, relative to its main row
-PIPELINES: dict[str, tuple[str, dict[str, tuple[str, str, tuple[float, float], float]],
-                           list[tuple[str, str]]]] = {  # fmt: skip
+Node = tuple[str, str, tuple[float, float], float]
+PIPELINES: dict[str, tuple[str, dict[str, Node], list[tuple[str, str]]]] = {
     "R-CNN": (
         "a CNN pass for every proposal",
         {
@@ -53,8 +53,15 @@ PIPELINES: dict[str, tuple[str, dict[str, tuple[str, str, tuple[float, float], f
             "head": ("FC\nhead", "region", (4.75, MAIN), 0.9),
             "output": ("softmax +\nbox regression", "region", (6.25, MAIN), 1.4),
         },
-        [("image", "cnn"), ("cnn", "features"), ("features", "roi"), ("image", "proposals"),
-         ("proposals", "roi"), ("roi", "head"), ("head", "output")],  # fmt: skip
+        [
+            ("image", "cnn"),
+            ("cnn", "features"),
+            ("features", "roi"),
+            ("image", "proposals"),
+            ("proposals", "roi"),
+            ("roi", "head"),
+            ("head", "output"),
+        ],
     ),
     "Faster R-CNN": (
         "the proposals come from the same feature map",
@@ -68,10 +75,18 @@ PIPELINES: dict[str, tuple[str, dict[str, tuple[str, str, tuple[float, float], f
             "head": ("FC\nhead", "region", (4.75, MAIN), 0.9),
             "output": ("softmax +\nbox regression", "region", (6.25, MAIN), 1.4),
         },
-        [("image", "cnn"), ("cnn", "features"), ("features", "roi"), ("features", "rpn"),
-         ("rpn", "proposals"), ("proposals", "roi"), ("roi", "head"), ("head", "output")],
+        [
+            ("image", "cnn"),
+            ("cnn", "features"),
+            ("features", "roi"),
+            ("features", "rpn"),
+            ("rpn", "proposals"),
+            ("proposals", "roi"),
+            ("roi", "head"),
+            ("head", "output"),
+        ],
     ),
-}  # fmt: skip
+}
 
 
 def _connect(ax: Axes, a: Box, b: Box) -> None:
@@ -120,19 +135,24 @@ def detector_pipelines() -> Figure:
     return fig
 
 
-def rpn_layers(in_channels: int = 256, num_anchors: int = 9) -> nn.ModuleDict:
-    """The RPN head of Ren et al.: a 3x3 convolution (followed by a ReLU) sliding over the
-    backbone's feature map, then two sibling 1x1 convolutions giving, at every position,
-    2 objectness scores (object, not object) and 4 box offsets for each of the
-    `num_anchors` anchors. (torchvision keeps 1 score per anchor and a sigmoid; the paper's
-    2 with a softmax are drawn here.) Built under a forked random state, so calling it
-    leaves the chapter's random numbers alone."""
+def _two_stage(in_channels: int, num_anchors: int) -> TwoStageDetector:
+    """The chapter's two-stage detector over an `in_channels` feature map, with the anchors
+    of `anchor_settings(num_anchors)`, built under a forked random state: drawing a figure
+    must not change the numbers of the cells that follow it."""
+    sizes, ratios = anchor_settings(num_anchors)
     with torch.random.fork_rng(devices=[]):
-        return nn.ModuleDict({
-            "conv": nn.Conv2d(in_channels, in_channels, 3, padding=1),
-            "objectness": nn.Conv2d(in_channels, num_anchors * 2, 1),
-            "box_offsets": nn.Conv2d(in_channels, num_anchors * 4, 1),
-        })  # fmt: skip
+        return TwoStageDetector(nn.Identity(), in_channels, 1, sizes=sizes, aspect_ratios=ratios)
+
+
+def rpn_layers(in_channels: int = 256, num_anchors: int = 9) -> nn.ModuleDict:
+    """The RPN head of `cnnbook.models.two_stage.TwoStageDetector`, as in Ren et al.: a 3x3
+    convolution (followed by a ReLU) sliding over the backbone's feature map, then two
+    sibling 1x1 convolutions giving, at every position, 2 objectness scores (object, not
+    object, softmaxed) and 4 box offsets for each of the `num_anchors` anchors.
+    (torchvision keeps 1 score per anchor and a sigmoid.)"""
+    detector = _two_stage(in_channels, num_anchors)
+    return nn.ModuleDict({"conv": detector.rpn_conv, "objectness": detector.rpn_scores,
+                          "box_offsets": detector.rpn_offsets})  # fmt: skip
 
 
 def anchor_settings(num_anchors: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
@@ -150,12 +170,13 @@ def _ratio(r: float) -> str:
 
 
 def rpn_head(in_channels: int = 256, num_anchors: int = 9) -> Figure:
-    """Left, the RPN head as built by `rpn_layers`: the feature map, the 3x3 convolution
-    and the two sibling 1x1 convolutions with their channel counts (18 = 9 x 2 objectness
-    scores, 36 = 9 x 4 box offsets for 9 anchors); right, the anchors of one position,
-    from `generate_anchors`, coloured by size, so a reader sees what each channel scores."""
-    layers = rpn_layers(in_channels, num_anchors)
-    conv, cls, reg = layers["conv"], layers["objectness"], layers["box_offsets"]
+    """Left, the RPN head of the chapter's `TwoStageDetector` (the layers `rpn_layers`
+    returns): the feature map, the 3x3 convolution and the two sibling 1x1 convolutions
+    with their channel counts (18 = 9 x 2 objectness scores, 36 = 9 x 4 box offsets for 9
+    anchors); right, the detector's anchors of one position (`generate_anchors`, 3 sizes x
+    3 ratios by default), coloured by size, so a reader sees what each channel scores."""
+    detector = _two_stage(in_channels, num_anchors)
+    conv, cls, reg = detector.rpn_conv, detector.rpn_scores, detector.rpn_offsets
     fig, ax = page(7.0, 3.9, "Region proposal network (RPN) head")
     x = 1.85
     fmap = box(ax, (x, 3.35), f"feature map\nH × W × {conv.in_channels}", "input", width=2.3,
@@ -178,7 +199,7 @@ def rpn_head(in_channels: int = 256, num_anchors: int = 9) -> Figure:
             ha="center", va="center", fontsize=9, gid="rpn/per-position")  # fmt: skip
 
     sizes, ratios = anchor_settings(num_anchors)
-    anchors = generate_anchors(sizes, ratios)  # (ratios x sizes, 4), centred on 0
+    anchors = detector.cell_anchors  # generate_anchors(sizes, ratios), centred on 0
     extent = (anchors[:, 2:] - anchors[:, :2]).max().item()
     centre, scale = (5.45, 2.05), 2.4 / extent
     shades = ("#3182bd", COLORS["highlight"], "#31a354", "#756bb1", "#e7298a")
@@ -194,7 +215,8 @@ def rpn_head(in_channels: int = 256, num_anchors: int = 9) -> Figure:
     size_word = "size" if len(sizes) == 1 else "sizes"
     ratio_word = "ratio" if len(ratios) == 1 else "ratios"
     ax.text(centre[0], 0.45,
-            f"{len(sizes)} {size_word} ({', '.join(map(str, sizes))} px, by colour)\n"
+            f"{len(sizes)} {size_word} ({', '.join(map(str, sizes))} px"
+            f"{', by colour' if len(sizes) > 1 else ''})\n"
             f"× {len(ratios)} {ratio_word} h:w ({', '.join(_ratio(r) for r in ratios)})",
             ha="center", va="center", fontsize=9, gid="anchors/caption")  # fmt: skip
     return fig
@@ -228,14 +250,14 @@ def yolo_grid(grid_size: int = 8, boxes_per_cell: int = 2, num_classes: int = 3,
     and C class scores. Shapes come from `yolo_layout`."""
     layout = yolo_layout(grid_size, boxes_per_cell, num_classes, image_size)
     S, B, C, per_box, depth = (layout[k] for k in ("S", "B", "C", "per_box", "depth"))
-    fig, ax = page(7.0, 5.1, "YOLO: a grid over the image, a vector per cell")
+    fig, ax = page(7.0, 4.4, "YOLO: a grid over the image, a vector per cell")
 
     # The object, in pixels, and the cell that holds its centre.
     obj = torch.tensor([[0.3, 0.25, 0.78, 0.7]]) * image_size
     target = yolo_targets(obj, torch.tensor([1]), S, C, image_size)
     (row, col), = (target[..., 4] == 1).nonzero().tolist()  # fmt: skip
 
-    side, left, top = 2.5, 0.3, 4.75
+    side, left, top = 2.4, 0.3, 3.8
     cell = side / S
     grid(ax, (left, top), S, S, cell=cell, colors={(row, col): COLORS["highlight"]})
     ax.patches[-S * S + row * S + col].set_gid("responsible")
@@ -244,16 +266,14 @@ def yolo_grid(grid_size: int = 8, boxes_per_cell: int = 2, num_classes: int = 3,
                            edgecolor="black", linestyle="--", linewidth=1.5))  # fmt: skip
     cx, cy = left + (x0 + x1) / 2, top - (y0 + y1) / 2
     ax.add_patch(Circle((cx, cy), 0.05, color="black", gid="centre"))
-    ax.text(left + side / 2, top + 0.15, f"image, {S} × {S} grid", ha="center", va="bottom",
-            fontsize=9, gid="image/title")  # fmt: skip
-    ax.text(left + side / 2, top - side - 0.12, f"the object's centre is in cell ({row}, {col}):"
-            "\nthat cell predicts it", ha="center", va="top", fontsize=9,
-            gid="image/caption")  # fmt: skip
+    ax.text(left + side / 2, top + 0.1, f"image, {S} × {S} grid: the object's centre\nis in "
+            f"cell ({row}, {col}), which predicts it", ha="center", va="bottom", fontsize=9,
+            gid="image/title")  # fmt: skip
 
     # The output tensor, drawn in oblique projection; its front face is the grid.
-    t_side, t_left, t_top = 1.9, 4.3, 4.45
+    t_side, t_left, t_top = 1.9, 3.95, 3.5
     t_cell = t_side / S
-    dx, dy = 0.9, 0.45
+    dx, dy = 0.75, 0.35
     front = [(t_left, t_top - t_side), (t_left + t_side, t_top - t_side),
              (t_left + t_side, t_top), (t_left, t_top)]  # fmt: skip
     ax.add_patch(Polygon([front[3], front[2], (front[2][0] + dx, front[2][1] + dy),
@@ -263,17 +283,13 @@ def yolo_grid(grid_size: int = 8, boxes_per_cell: int = 2, num_classes: int = 3,
                           (front[1][0] + dx, front[1][1] + dy)], facecolor=COLORS["conv"],
                          edgecolor="black", linewidth=0.8))  # fmt: skip
     grid(ax, (t_left, t_top), S, S, cell=t_cell, colors={(row, col): COLORS["highlight"]})
-    ax.text(t_left + t_side + dx + 0.08, t_top - t_side / 2 + dy / 2, f"depth\n{depth}",
-            ha="left", va="center", fontsize=9, gid="tensor/depth")  # fmt: skip
-    ax.text(t_left + (t_side + dx) / 2, t_top + dy + 0.15, f"output {S} × {S} × {depth}",
-            ha="center", va="bottom", fontsize=9, gid="tensor/title")  # fmt: skip
-    ax.text(t_left + (t_side + dx) / 2, t_top - t_side - 0.12,
-            f"{depth} = {B} × {per_box} + {C}  (B × {per_box} + C)", ha="center", va="top",
-            fontsize=9, gid="tensor/depth-sum")  # fmt: skip
+    ax.text(t_left + (t_side + dx) / 2, t_top + dy + 0.1, f"output {S} × {S} × {depth}:\n"
+            f"{depth} = {B} × {per_box} + {C}  (B × {per_box} + C)", ha="center", va="bottom",
+            fontsize=9, gid="tensor/title")  # fmt: skip
 
     # One cell's vector: B groups of (x, y, w, h, confidence), then C class scores.
     v_cell = min(0.5, 6.8 / depth)
-    v_left, v_top = 3.5 - depth * v_cell / 2, 1.35
+    v_left, v_top = 3.5 - depth * v_cell / 2, 0.9
     names = ["$x$", "$y$", "$w$", "$h$", "conf" if v_cell >= 0.42 else "$c$"]
     labels, colors = {}, {}
     for b in range(B):

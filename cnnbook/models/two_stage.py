@@ -78,7 +78,9 @@ class TwoStageDetector(nn.Module):
             proposals.append(boxes[keep])
         return proposals
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    def forward(
+        self, images: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """(class logits (P, C + 1), box offsets (P, 4C), proposals per image) for the P
         proposals of the whole batch."""
         features = self.backbone(images)
