@@ -92,3 +92,18 @@ def test_the_seed_matrix_shows_each_quoted_number_s_spread_and_every_failure():
 def test_scores_are_told_from_other_glued_numbers_by_their_names():
     assert all(map(is_score, ["best_accuracy", "fcn_miou", "yolo_map50", "lstm_mse"]))
     assert not any(map(is_score, ["mse_grad", "speedup", "noise_var", "ar4_64"]))
+
+
+def test_a_partial_rerun_replaces_only_its_notebooks_runs(tmp_path, monkeypatch):
+    import execution_report
+
+    monkeypatch.setattr(execution_report, "REPORTS", tmp_path)
+    monkeypatch.setattr(execution_report, "SEED_MATRIX", tmp_path / "seeds.json")
+    monkeypatch.setattr(execution_report, "PAGE", tmp_path / "page.md")
+    execution_report.record_seed_matrix(MATRIX)
+    fixed = {**MATRIX, "runs": [{**MATRIX["runs"][2], "error": None}]}
+    execution_report.record_seed_matrix(fixed)
+    runs = execution_report.seed_matrix()["runs"]
+    assert [r["notebook"] for r in runs] == ["07-x.ipynb", "07-x.ipynb", "09-y.ipynb"]
+    assert runs[2]["error"] is None
+    assert "3 runs, all passed." in (tmp_path / "page.md").read_text()

@@ -143,10 +143,20 @@ def redraw() -> None:
 
 
 def record_seed_matrix(matrix: dict) -> None:
+    """Keep `matrix`; when it reran only some notebooks with the recorded seeds and
+    threads, its runs replace theirs and the other notebooks' runs stay."""
     REPORTS.mkdir(exist_ok=True)
+    previous = seed_matrix()
+    if previous and (previous["seeds"], previous["threads"]) == (
+        matrix["seeds"],
+        matrix["threads"],
+    ):
+        rerun = {r["notebook"] for r in matrix["runs"]}
+        kept = [r for r in previous["runs"] if r["notebook"] not in rerun]
+        matrix = {**matrix, "runs": kept + matrix["runs"]}
     SEED_MATRIX.write_text(json.dumps(matrix, indent=1) + "\n")
     redraw()
-    print(f"wrote {SEED_MATRIX.relative_to(ROOT)} and {PAGE.relative_to(ROOT)}")
+    print(f"wrote {SEED_MATRIX} and {PAGE}")
 
 
 def render(reports: list[dict], matrix: dict | None = None) -> str:

@@ -56,7 +56,7 @@ def gradient_explorer():
         controls,
         [["length", "scale", "forget_bias"]],
         static={
-            "length": [25, 50, 100, 200],
+            "length": [50, 100, 200],
             "scale": [0.5, 1.0, 1.5, 2.0, 3.0],
             "forget_bias": [0.0, 1.0, 3.0],
         },
