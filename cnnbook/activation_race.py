@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnbook import runtime
+
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
@@ -46,7 +48,7 @@ def deep_mlp(
     """
     if init not in ("default", "he"):
         raise ValueError(f"init must be 'default' or 'he', not {init!r}")
-    torch.manual_seed(seed)
+    runtime.seed(seed)
     layers: list[nn.Module] = []
     for i in range(depth):
         linear = nn.Linear(d_in if i == 0 else width, width)
@@ -104,7 +106,7 @@ def race(
     x, x_test = x.flatten(1), x_test.flatten(1)
     net = deep_mlp(activation, d_in=x.shape[1], seed=seed, **mlp_options).to(x.device)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
-    order = torch.Generator().manual_seed(seed)
+    order = runtime.generator(seed)
     losses = []
     with one_cpu_thread() if x.device.type == "cpu" else nullcontext():
         for _ in range(epochs):

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnbook import runtime
+
 
 def compose(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """The single kernel of two stacked linear convolutions (no padding, stride 1).
@@ -65,7 +67,7 @@ def fit_composite(
     target = target.to(torch.float64).cpu()
     c_out, c_in = target.shape[:2]
     flipped = target.flip(-2, -1).transpose(0, 1)  # the composite of the reversed stack
-    generator = torch.Generator().manual_seed(seed)
+    generator = runtime.generator(seed)
     best = (float("inf"), torch.empty(0), torch.empty(0))
     for _ in range(restarts):
         first = torch.randn(mid_channels, c_in, *kernel_size, generator=generator,

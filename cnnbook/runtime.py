@@ -58,8 +58,9 @@ def sized(cpu: T, gpu: T) -> T:
 
 
 def seed_offset() -> int:
-    """What CNNBOOK_SEED adds to every seed the chapters use (0 when unset): rerunning a
-    chapter with another value shows which of its claims survive other random draws."""
+    """What CNNBOOK_SEED adds to every seed the chapters' experiments use (0 when unset):
+    rerunning a chapter with another value shows which of its claims survive other random
+    draws. The data sets (`cnnbook.data`) stay the same, as a real data set would."""
     text = os.environ.get(SEED_VARIABLE, "").strip()
     try:
         return int(text or 0)

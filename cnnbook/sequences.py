@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnbook import runtime
 from cnnbook.data.sequences import adding_problem
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -193,7 +194,7 @@ def random_recurrence(
     its settings differ between calls."""
     if kind not in CELLS:
         raise ValueError(f"kind must be one of {sorted(CELLS)}, got {kind!r}")
-    gen = torch.Generator().manual_seed(seed)
+    gen = runtime.generator(seed)
     options = {"nonlinearity": nonlinearity} if kind == "RNN" else {}
     cell = CELLS[kind](8, hidden, dtype=torch.float64, **options)
     with torch.no_grad():
@@ -242,8 +243,8 @@ def train_adding(
     already measures generalization; the 1,000 held-out sequences are the same for
     every model trained with the same `seed`."""
     model.to(device)
-    batches = torch.Generator().manual_seed(seed)
-    x_test, y_test = adding_problem(1000, length, torch.Generator().manual_seed(seed + 1))
+    batches = runtime.generator(seed)
+    x_test, y_test = adding_problem(1000, length, runtime.generator(seed + 1))
     x_test, y_test = x_test.to(device), y_test.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history, window, start = AddingHistory(), [], time.perf_counter()

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
+from cnnbook import runtime
 from cnnbook.widgets import wire
 
 ACTIVATIONS = {
@@ -28,7 +29,7 @@ def gradient_norms(
     with loss = sum of the outputs. Everything is fixed by `seed`, so only the
     activation and the depth change between calls.
     """
-    gen = torch.Generator().manual_seed(seed)
+    gen = runtime.generator(seed)
     weights = [
         (torch.randn(width, width, generator=gen) / width**0.5).requires_grad_()
         for _ in range(depth)

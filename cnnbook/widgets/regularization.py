@@ -53,8 +53,8 @@ def regularization_run(
     fastest present).
     """
     dev = torch.device(device) if device else runtime.device()
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    runtime.seed(seed)
+    gen = runtime.generator(seed)
     train, val = digits()
     x_train, y_train = train.tensors[0][:TRAIN_SIZE], train.tensors[1][:TRAIN_SIZE].to(dev)
     x_val, y_val = val.tensors[0].to(dev), val.tensors[1].to(dev)
