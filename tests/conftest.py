@@ -49,3 +49,20 @@ def norms_by_retain_grad(cell, xs: torch.Tensor, state) -> torch.Tensor:
         hidden.append(h)
     hidden[-1].sum().backward()
     return torch.stack([h.grad.norm() for h in hidden])
+
+
+def assert_fits_the_column(fig, min_texts: int = 5) -> None:
+    """A diagram legible in the book's column: at most 7.2 in wide (720 px as the notebook
+    saves it, nothing sticking out), and every text at least 9 pt."""
+    import io
+
+    from matplotlib.text import Text
+    from PIL import Image
+
+    assert fig.get_size_inches()[0] <= 7.2
+    texts = [t for t in fig.findobj(Text) if t.get_text()]
+    assert len(texts) > min_texts
+    assert min(t.get_fontsize() for t in texts) >= 9
+    png = io.BytesIO()
+    fig.savefig(png, dpi=100, bbox_inches="tight")  # as the notebook shows it
+    assert Image.open(png).size[0] <= 720

@@ -1,15 +1,11 @@
 """Chapter 8's diagrams: the R-CNN family coloured by what runs per region, the RPN head
 with the channels its layers have, and YOLO's grid with the depth tiny_yolo outputs."""
 
-import io
-
 import matplotlib
 import pytest
 import torch
 from matplotlib.colors import to_hex
 from matplotlib.patches import Circle, Rectangle
-from matplotlib.text import Text
-from PIL import Image
 from torch import nn
 
 matplotlib.use("Agg")
@@ -25,6 +21,7 @@ from cnnbook.diagrams.shapes import COLORS
 from cnnbook.models.two_stage import TwoStageDetector
 from cnnbook.models.yolo import tiny_yolo
 from cnnbook.yolo import split_output
+from conftest import assert_fits_the_column
 
 
 def _texts(fig):
@@ -219,10 +216,4 @@ def test_drawing_leaves_the_random_state_alone():
 )  # fmt: skip
 def test_detection_figures_fit_the_column_with_9_point_text(draw, kwargs):
     fig = draw(**kwargs)
-    assert fig.get_size_inches()[0] <= 7.2
-    texts = [t for t in fig.findobj(Text) if t.get_text()]
-    assert len(texts) > 5
-    assert min(t.get_fontsize() for t in texts) >= 9
-    png = io.BytesIO()
-    fig.savefig(png, dpi=100, bbox_inches="tight")  # as the notebook shows it
-    assert Image.open(png).size[0] <= 720  # nothing sticks out of the 7.2 inches
+    assert_fits_the_column(fig, min_texts=5)

@@ -1,19 +1,16 @@
 """Chapter 7's FCN diagram shows the sizes, strides and upsamplings cnnbook.models.fcn.FCN
 computes, and stays legible in the book's column."""
 
-import io
-
 import matplotlib
 import pytest
 import torch
 from matplotlib.patches import Circle
-from matplotlib.text import Text
-from PIL import Image
 
 matplotlib.use("Agg")
 
 from cnnbook.diagrams.segmentation import fcn_skips
 from cnnbook.models.fcn import FCN
+from conftest import assert_fits_the_column
 
 
 def _by_gid(fig, gid):
@@ -86,10 +83,4 @@ def test_drawing_leaves_the_random_state_alone():
 @pytest.mark.parametrize("kwargs", [{}, {"image_size": 96, "num_classes": 21}])
 def test_fcn_figure_fits_the_column_with_9_point_text(kwargs):
     fig = fcn_skips(**kwargs)
-    assert fig.get_size_inches()[0] <= 7.2
-    texts = [t for t in fig.findobj(Text) if t.get_text()]
-    assert len(texts) > 20
-    assert min(t.get_fontsize() for t in texts) >= 9
-    png = io.BytesIO()
-    fig.savefig(png, dpi=100, bbox_inches="tight")  # as the notebook shows it
-    assert Image.open(png).size[0] <= 720  # nothing sticks out of the 7.2 inches
+    assert_fits_the_column(fig, min_texts=20)

@@ -1,20 +1,18 @@
 """Chapter 9's diagrams: the unrolled RNN has one cell, inputs, state and output per step,
 and the LSTM cell names its gates in the order cnnbook.sequences.lstm_cell uses them."""
 
-import io
 from itertools import permutations
 
 import matplotlib
 import pytest
 import torch
 from matplotlib.patches import Circle, FancyArrowPatch
-from matplotlib.text import Text
-from PIL import Image
 
 matplotlib.use("Agg")
 
 from cnnbook.diagrams.sequences import LSTM_GATES, lstm_cell, unrolled_rnn
 from cnnbook.sequences import lstm_cell as lstm_step
+from conftest import assert_fits_the_column
 
 
 def _texts(fig):
@@ -123,10 +121,4 @@ def test_lstm_gates_squash_as_the_equations_do_and_feed_the_right_nodes():
                                           (lstm_cell, {})])  # fmt: skip
 def test_sequence_figures_fit_the_column_with_9_point_text(draw, kwargs):
     fig = draw(**kwargs)
-    assert fig.get_size_inches()[0] <= 7.2
-    texts = [t for t in fig.findobj(Text) if t.get_text()]
-    assert len(texts) > 5
-    assert min(t.get_fontsize() for t in texts) >= 9
-    png = io.BytesIO()
-    fig.savefig(png, dpi=100, bbox_inches="tight")  # as the notebook shows it
-    assert Image.open(png).size[0] <= 720  # nothing sticks out of the 7.2 inches
+    assert_fits_the_column(fig, min_texts=5)
