@@ -336,3 +336,37 @@ def test_the_reference_ignores_floating_point_order():
             result = run_cases(EXERCISES[name], fn, seed)
             assert result.ok, report(result)
     assert math.isclose(boxes.SIZE_CLIP, math.log(1000 / 16))
+
+
+def test_an_nms_ordered_by_an_unstable_sort_fails_the_tied_case():
+    """`argsort(-scores)` keeps ties in input order on a few boxes, by luck: past about 100
+    elements PyTorch's default CPU sort is not stable, and the 200-box tied case shows it."""
+
+    def nms(candidates, scores, iou_threshold):
+        iou = boxes.box_iou(candidates, candidates)
+        removed = torch.zeros(len(candidates), dtype=torch.bool)
+        keep = []
+        for i in torch.argsort(-scores).tolist():
+            if not removed[i]:
+                keep.append(i)
+                removed |= iou[i] > iou_threshold
+        return torch.tensor(keep, dtype=torch.long)
+
+    result = run_cases(EXERCISES["nms"], nms)
+    assert result.passed == result.total - 1, report(result)
+    assert "exact ties" in result.failures[0]
+
+
+def test_an_iou_that_clamps_the_product_fails_on_inverted_boxes():
+    """Two negative sides multiply to a positive area: the spec's clamp is per side."""
+
+    def box_iou(a, b):
+        lt = torch.max(a[:, None, :2], b[None, :, :2])
+        rb = torch.min(a[:, None, 2:], b[None, :, 2:])
+        inter = ((rb - lt)[..., 0] * (rb - lt)[..., 1]).clamp(min=0)
+        area_a = (a[:, 2] - a[:, 0]).clamp(min=0) * (a[:, 3] - a[:, 1]).clamp(min=0)
+        area_b = (b[:, 2] - b[:, 0]).clamp(min=0) * (b[:, 3] - b[:, 1]).clamp(min=0)
+        return inter / (area_a[:, None] + area_b[None] - inter)
+
+    result = run_cases(EXERCISES["box_iou"], box_iou)
+    assert any("x1 < x0" in f for f in result.failures), report(result)

@@ -168,6 +168,13 @@ def _label_cases(seed: int) -> list[tuple[str, torch.Tensor, torch.Tensor, int, 
         cases.append((f"{k} classes, labels {tuple(shape)}, ignore_index={ignore}"
                       + (f", class {k - 1} absent" if used < k else ""),
                       pred, target, k, ignore))  # fmt: skip
+    # A class the prediction uses and the target never does: its IoU is 0 and counts, so
+    # averaging over the target's classes only scores these too high.
+    for k, shape, ignore in ((4, (6, 5), None), (3, (2, 4, 6), 255)):
+        target = torch.randint(0, k - 1, shape, generator=gen)
+        pred = torch.where(torch.rand(shape, generator=gen) < 0.7, target, torch.full(shape, k - 1))
+        cases.append((f"{k} classes, labels {shape}, ignore_index={ignore}, class {k - 1} only "
+                      "predicted", pred, target, k, ignore))  # fmt: skip
     return cases
 
 

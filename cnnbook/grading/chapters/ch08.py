@@ -61,11 +61,15 @@ def _box_iou_cases(seed: int) -> list[Case]:
     touching = torch.tensor([[2.0, 0.0, 4.0, 2.0], [0.0, 2.0, 2.0, 4.0], [2.0, 2.0, 3.0, 3.0]])
     flat = torch.tensor([[3.0, 3.0, 3.0, 3.0], [1.0, 5.0, 9.0, 5.0]])  # a point and a segment
     around = torch.tensor([[0.0, 0.0, 10.0, 10.0], [2.0, 2.0, 4.0, 4.0], [2.5, 4.0, 7.0, 6.0]])
+    # x1 < x0 or y1 < y0: area 0 by the spec. With both inverted, a product of two negative
+    # widths is positive: clamping the product instead of each side gives IoU 1 here.
+    inverted = torch.tensor([[10.0, 10.0, 0.0, 0.0], [6.0, 2.0, 2.0, 6.0], [2.0, 8.0, 8.0, 3.0]])
     pairs = [
         ("identical boxes (IoU 1 on the diagonal)", same, same.clone()),
         ("disjoint boxes", left, right),
         ("boxes touching along an edge or a corner (IoU 0)", square, touching),
         ("a zero-area point and segment against boxes around them (IoU 0)", flat, around),
+        ("boxes with x1 < x0 or y1 < y0 (area 0: IoU 0 with every box)", inverted, around),
         ("an empty first set (result 0 x M)", torch.zeros(0, 4), _boxes(gen, 3)),
         ("an empty second set (result N x 0)", _boxes(gen, 2), torch.zeros(0, 4)),
     ]
@@ -148,6 +152,14 @@ def _nms_cases(seed: int) -> list[Case]:
         boxes = _clusters(rng, gen, threshold)
         scores = torch.rand(len(boxes), generator=gen)
         settings.append((f"{len(boxes)} boxes in clusters", boxes, scores, threshold))
+    # Many exact ties among overlapping boxes: which tied box survives is the input order.
+    # Above about 100 elements PyTorch's default CPU sort is not stable, so a sort that only
+    # happens to keep ties in order on small inputs fails here.
+    stacks = torch.arange(40.0).repeat_interleave(5)[:, None] * 20  # 40 stacks of 5 boxes
+    jitter = torch.rand(200, 4, generator=gen)
+    tied = torch.cat([stacks + jitter[:, :2], stacks + 10 + jitter[:, 2:]], dim=1)
+    settings.append(("200 boxes in stacks of 5 with three score values (exact ties)",
+                     tied, torch.randint(1, 4, (200,), generator=gen) / 4, 0.3))  # fmt: skip
     return [
         Case(f"{text}: boxes {tuple(boxes.shape)}, iou_threshold={threshold}",
              (boxes, scores, threshold), {}, _nms_reference(boxes, scores, threshold))
