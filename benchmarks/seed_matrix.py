@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         print(f"\n{path.name}: quoted value, lowest .. highest over its runs")
         for name, shown in spreads([r for r in runs if r["notebook"] == path.name]):
-            print(f"  {name:<28} {shown}")
+            print(f"  {name:<28} {shown.replace(chr(92) + '|', '|')}")  # unescape the table's |
     if args.record:
         record_seed_matrix({
             "date": date.today().isoformat(),

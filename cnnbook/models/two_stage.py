@@ -38,12 +38,8 @@ class TwoStageDetector(nn.Module):
         hidden: int = 256,
     ) -> None:
         super().__init__()
-        self.backbone, self.stride, self.roi_size, self.proposals = (
-            backbone,
-            stride,
-            roi_size,
-            proposals,
-        )
+        self.backbone = backbone
+        self.stride, self.roi_size, self.proposals = stride, roi_size, proposals
         self.register_buffer("cell_anchors", generate_anchors(sizes, aspect_ratios))
         anchors = len(self.cell_anchors)
         self.rpn_conv = nn.Conv2d(channels, channels, 3, padding=1)
