@@ -52,14 +52,14 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torc
 def class_wise_nms(
     boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, iou_threshold: float
 ) -> torch.Tensor:
-    """Indices kept by NMS run separately for each class, best score first: a box only
-    suppresses boxes of its own class, so a circle and a square that overlap both
-    survive (what torchvision's `batched_nms` computes)."""
+    """Indices kept by NMS run separately for each class, best score first and equal
+    scores in input order: a box only suppresses boxes of its own class, so a circle and
+    a square that overlap both survive (what torchvision's `batched_nms` computes)."""
     kept = []
     for c in labels.unique().tolist():
         members = torch.nonzero(labels == c).flatten()
         kept.append(members[nms(boxes[members], scores[members], iou_threshold)])
-    keep = torch.cat(kept) if kept else torch.zeros(0, dtype=torch.long)
+    keep = torch.cat(kept).sort().values if kept else torch.zeros(0, dtype=torch.long)
     return keep[torch.sort(scores[keep], descending=True, stable=True).indices]
 
 
@@ -189,7 +189,7 @@ def label_anchors(
     goes without one. Negative: IoU < `negative_iou` with every target. The anchors in
     between are ambiguous and left out of the loss."""
     labels = torch.full((len(anchors),), -1, dtype=torch.long)
-    if len(targets) == 0:
+    if len(targets) == 0 or len(anchors) == 0:
         return labels.fill_(0)
     iou = box_iou(anchors, targets)  # (A, M)
     best = iou.max(dim=1).values
