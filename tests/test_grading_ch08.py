@@ -1,7 +1,7 @@
 """Chapter 8's grading spec: its references against torchvision and torchmetrics, the
 course package's implementations against every case, and wrong or hostile submissions.
 
-`test_grading_chapters.py` already checks that the solutions get 13 points and the blank
+`test_grading_chapters.py` already checks that the solutions get 18 points and the blank
 exercises zero."""
 
 import math
@@ -11,10 +11,11 @@ import nbformat
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torchvision.ops import box_iou as tv_box_iou
 from torchvision.ops import nms as tv_nms
 
-from cnnbook import boxes, metrics
+from cnnbook import boxes, metrics, yolo
 from cnnbook.grading.chapters import ch08
 from cnnbook.grading.checks import PUBLIC_SEED, report, run_cases
 from cnnbook.grading.engine.grader import grade_folder
@@ -30,8 +31,9 @@ def test_points_per_exercise():
     assert {name: ex.points for name, ex in EXERCISES.items()} == {
         "box_iou": 1, "nms": 2, "generate_anchors": 1, "encode_boxes": 1, "decode_boxes": 1,
         "roi_pool": 2, "spatial_pyramid_pool": 1, "yolo_targets": 2, "average_precision": 2,
+        "batched_nms": 1, "label_anchors": 2, "yolo_loss": 2,
     }  # fmt: skip
-    assert sum(ex.points for ex in ch08.EXERCISES) == 13
+    assert sum(ex.points for ex in ch08.EXERCISES) == 18
 
 
 # The references
@@ -193,7 +195,11 @@ def test_ap_reference_equals_torchmetrics_with_pycocotools(seed):
 
 def _package_function(name):
     if name == "yolo_targets":
-        return pytest.importorskip("cnnbook.yolo").yolo_targets
+        return yolo.yolo_targets
+    if name == "yolo_loss":  # the IoU does not depend on the image's size
+        return lambda output, targets, b, **kw: yolo.yolo_loss(output, targets, b, 64, **kw)
+    if name == "batched_nms":
+        return boxes.class_wise_nms
     return getattr(metrics if name == "average_precision" else boxes, name)
 
 
@@ -271,6 +277,9 @@ CHEATS = {
     "    library = __import__('torch' + 'vision')\n"
     "    pool = getattr(library.ops, 'roi' + '_pool')\n"
     "    return pool(features, rois, output_size, spatial_scale)",
+    "batched_nms": "from torchvision.ops import boxes as ops\n"
+    "def batched_nms(boxes, scores, idxs, iou_threshold):\n"
+    "    return ops.batched_nms(boxes, scores, idxs, iou_threshold)",
     "spatial_pyramid_pool": "import torch.nn.functional as F\n"
     "def spatial_pyramid_pool(features, levels=(1, 2, 4)):\n"
     "    pool = getattr(F, 'adaptive_max' + '_pool2d')\n"
@@ -296,7 +305,7 @@ def test_wrong_answers_lose_their_points_with_a_reason(graded):
     rows, _ = graded
     row = rows["wrong"]
     assert row["status"] == "graded"
-    assert 13 - 2 - 1 - 2 - 2 < row["total"] < 13 - 1 - 2 - 2  # part of nms is right
+    assert 18 - 2 - 1 - 2 - 2 < row["total"] < 18 - 1 - 2 - 2  # part of nms is right
     text = _feedback(graded, "wrong")
     assert "IoU exactly at the threshold" in text
     assert "expected a torch.Tensor, got list" in text
@@ -308,7 +317,9 @@ def test_library_calls_are_refused_and_the_rest_is_graded(graded):
     rows, _ = graded
     row = rows["cheater"]
     assert row["status"] == "graded"
-    assert row["total"] == 13 - 1 - 2 - 2 - 1  # yolo_targets, AP and the coders intact
+    # yolo_targets, AP, the coders and the YOLO loss intact; label_anchors calls the
+    # cheating box_iou, so it reaches torchvision too
+    assert row["total"] == 18 - 1 - 2 - 2 - 1 - 1 - 2
     text = _feedback(graded, "cheater")
     assert "Uses box_iou, torchvision, which" in text
     assert "Uses nms, which" in text
@@ -370,3 +381,172 @@ def test_an_iou_that_clamps_the_product_fails_on_inverted_boxes():
 
     result = run_cases(EXERCISES["box_iou"], box_iou)
     assert any("x1 < x0" in f for f in result.failures), report(result)
+
+
+# The exercises that teach the central ideas: class-wise NMS, anchor labels, the YOLO loss
+
+
+@pytest.mark.parametrize("seed", [*SEEDS, 1, 2])
+def test_batched_nms_reference_equals_torchvision_where_no_scores_tie(seed):
+    from torchvision.ops import batched_nms
+
+    compared = 0
+    for case in EXERCISES["batched_nms"].cases(seed):
+        candidates, scores, idxs, threshold = case.args
+        if len(set(scores.tolist())) < len(scores):
+            continue
+        expected = batched_nms(candidates, scores, idxs, threshold)
+        assert torch.equal(case.expected, expected), case.description
+        compared += 1
+    assert compared >= 6
+
+
+def _torchvision_labels(anchors, targets, positive, negative):
+    """The RPN's labels as torchvision assigns them (`Matcher` with low-quality matches,
+    then `RegionProposalNetwork.assign_targets_to_anchors`)."""
+    from torchvision.models.detection._utils import Matcher
+
+    matcher = Matcher(positive, negative, allow_low_quality_matches=True)
+    matched = matcher(tv_box_iou(targets, anchors))
+    labels = (matched >= 0).long()
+    labels[matched == Matcher.BETWEEN_THRESHOLDS] = -1
+    return labels
+
+
+@pytest.mark.parametrize("seed", [*SEEDS, 1, 2])
+def test_anchor_label_reference_equals_torchvisions_matcher(seed):
+    """Wherever each object overlaps some anchor: torchvision's Matcher also makes every
+    anchor at IoU 0 with an object that overlaps none a positive (its best IoU, 0, is
+    "reached"), which the statement excludes."""
+    compared = 0
+    for case in EXERCISES["label_anchors"].cases(seed):
+        anchors, targets = case.args
+        if len(anchors) == 0 or len(targets) == 0:
+            continue
+        if (tv_box_iou(anchors, targets).max(dim=0).values == 0).any():
+            continue
+        positive = case.kwargs.get("positive_iou", 0.7)
+        negative = case.kwargs.get("negative_iou", 0.3)
+        expected = _torchvision_labels(anchors, targets, positive, negative)
+        assert torch.equal(case.expected, expected), case.description
+        compared += 1
+    assert compared >= 7
+
+
+def test_anchor_label_cases_pin_the_rules():
+    cases = {c.description.split(":")[0]: c.expected.tolist()
+             for c in EXERCISES["label_anchors"].cases(PUBLIC_SEED)}  # fmt: skip
+    assert cases["an object every anchor misses by IoU 0.7"] == [0, 0, 0, 0, 1]
+    assert cases["three anchors tied for an object's best IoU"] == [1, 1, 0, 0, 1]
+    exact = next(v for k, v in cases.items() if k.startswith("IoU exactly 0.5 and 0.25"))
+    assert exact == [1, 1, -1, 1]  # IoUs 1, 0.5, 0.25, 0.8
+    assert cases["an object no anchor overlaps (no anchor is made positive for it)"] == [
+        1, 0, 0, 0, 0,
+    ]  # fmt: skip
+
+
+def _class_by_class(b, s, i, t):
+    """NMS per class, the classes' results one after the other: not by score."""
+    kept = [torch.zeros(0, dtype=torch.long)]
+    for c in i.unique().tolist():
+        kept.append(torch.nonzero(i == c).flatten()[boxes.nms(b[i == c], s[i == c], t)])
+    return torch.cat(kept)
+
+
+WRONG_NMS = {
+    "ignores the classes": lambda b, s, i, t: boxes.nms(b, s, t),
+    "shifts each class by 1000": lambda b, s, i, t: boxes.nms(b + 1000.0 * i[:, None], s, t),
+    "leaves the classes in their own order": _class_by_class,
+}
+
+
+@pytest.mark.parametrize("wrong", list(WRONG_NMS))
+def test_wrong_class_wise_nms_fails(wrong):
+    result = run_cases(EXERCISES["batched_nms"], WRONG_NMS[wrong])
+    assert result.passed < result.total, wrong
+    if wrong == "shifts each class by 1000":
+        assert [f.split(":")[0] for f in result.failures] == ["coordinates beyond 1000"]
+
+
+def _labels_with(threshold_rule=None, best_rule="ties"):
+    def label_anchors(anchors, targets, positive_iou=0.7, negative_iou=0.3):
+        labels = torch.zeros(len(anchors), dtype=torch.long)
+        if len(anchors) == 0 or len(targets) == 0:
+            return labels
+        iou = boxes.box_iou(anchors, targets)
+        best = iou.max(dim=1).values
+        labels[best >= negative_iou] = -1
+        labels[(threshold_rule or (lambda v, t: v >= t))(best, positive_iou)] = 1
+        top = iou.max(dim=0).values
+        if best_rule == "ties":
+            labels[((iou == top) & (top > 0)).any(dim=1)] = 1
+        elif best_rule == "argmax":
+            labels[iou.argmax(dim=0)[top > 0]] = 1
+        elif best_rule == "even at IoU 0":
+            labels[(iou == top).any(dim=1)] = 1
+        return labels
+
+    return label_anchors
+
+
+@pytest.mark.parametrize(
+    ("wrong", "function", "failing"),
+    [
+        ("no best-anchor rule", _labels_with(best_rule=None), "an object every anchor misses"),
+        ("one best anchor per object", _labels_with(best_rule="argmax"), "three anchors tied"),
+        ("best anchors even at IoU 0", _labels_with(best_rule="even at IoU 0"),
+         "an object no anchor overlaps"),
+        ("positive only above the threshold", _labels_with(lambda v, t: v > t),
+         "IoU exactly 0.5 and 0.25"),
+    ],
+)  # fmt: skip
+def test_wrong_anchor_labels_fail_where_their_rule_matters(wrong, function, failing):
+    assert run_cases(EXERCISES["label_anchors"], _labels_with()).ok
+    result = run_cases(EXERCISES["label_anchors"], function)
+    assert result.passed < result.total, wrong
+    assert any(f.startswith(failing) for f in result.failures), report(result)
+
+
+def _yolo_loss_with(**change):
+    """The package's loss with one part done wrong."""
+
+    def loss(output, targets, boxes_per_cell, lambda_coord=5.0, lambda_noobj=0.5):
+        parts = yolo.split_output(output, boxes_per_cell)
+        has_object = targets[..., 4] > 0
+        target_xy = targets[..., None, 0:2].expand_as(parts.xy)
+        target_wh = targets[..., None, 2:4].expand_as(parts.wh)
+        with torch.no_grad():
+            iou = yolo._paired_iou(
+                yolo.cell_boxes_to_corners(parts.xy, parts.wh, 1),
+                yolo.cell_boxes_to_corners(target_xy, target_wh, 1),
+            )
+        responsible = F.one_hot(iou.argmax(-1), boxes_per_cell).bool() & has_object[..., None]
+        other = ~responsible
+        if change.get("noobj") == "empty cells only":
+            other = ~has_object[..., None].expand_as(responsible)
+        confidence_target = torch.ones_like(iou) if change.get("confidence") == 1 else iou
+        coord = ((parts.xy - target_xy) ** 2).sum(-1) + (
+            (parts.wh.sqrt() - target_wh.sqrt()) ** 2
+        ).sum(-1)
+        total = (
+            lambda_coord * coord[responsible].sum()
+            + ((parts.confidence - confidence_target) ** 2)[responsible].sum()
+            + lambda_noobj * (parts.confidence**2)[other].sum()
+            + F.cross_entropy(parts.class_logits[has_object],
+                              targets[..., 5:][has_object].argmax(-1), reduction="sum")
+        )  # fmt: skip
+        return total if change.get("reduction") == "sum" else total / len(output)
+
+    return loss
+
+
+@pytest.mark.parametrize(
+    "change", [{}, {"confidence": 1}, {"noobj": "empty cells only"}, {"reduction": "sum"}],
+    ids=["right", "confidence-1", "noobj-empty-only", "summed"],
+)  # fmt: skip
+def test_wrong_yolo_losses_fail(change):
+    result = run_cases(EXERCISES["yolo_loss"], _yolo_loss_with(**change))
+    if not change:
+        assert result.ok, report(result)
+    else:
+        assert result.passed <= result.total - 3, report(result)

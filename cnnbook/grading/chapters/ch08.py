@@ -514,12 +514,292 @@ def _ap_cases(seed: int) -> list[Case]:
     return cases
 
 
+# Exercise 10: class-wise NMS
+
+
+def _batched_nms_reference(boxes, scores, idxs, threshold) -> torch.Tensor:
+    """NMS within each class (the plain loop above), then every kept index by decreasing
+    score, equal scores in input order."""
+    labels, values = idxs.tolist(), scores.tolist()
+    kept: list[int] = []
+    for c in sorted(set(labels)):
+        members = [i for i, label in enumerate(labels) if label == c]
+        local = _nms_reference(boxes[members], scores[members], threshold)
+        kept += [members[k] for k in local.tolist()]
+    kept.sort(key=lambda i: (-values[i], i))
+    return torch.tensor(kept, dtype=torch.long)
+
+
+def _crowd(gen: torch.Generator, n: int, threshold: float) -> torch.Tensor:
+    """n boxes in a small area, so that most overlap; redrawn until clear of the threshold."""
+    while True:
+        boxes = _boxes(gen, n, extent=12, largest=14)
+        if _clear_of(boxes, threshold):
+            return boxes
+
+
+def _batched_nms_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.tensor
+
+    def ids(*values):
+        return t(values, dtype=torch.long)
+
+    same = [[4.0, 4, 14, 14]] * 3
+    # Far apart in one image but equal after a fixed shift of 1000 per class: an offset
+    # smaller than the coordinates makes classes collide.
+    far = t([[1500.0, 1500, 1600, 1600], [500, 500, 600, 600], [520, 500, 620, 600]])
+    settings = [
+        ("identical boxes of three classes (a box suppresses only its own class)",
+         t(same), t([0.9, 0.8, 0.7]), ids(0, 1, 2), 0.5),
+        ("identical boxes, two of one class", t(same), t([0.6, 0.9, 0.8]), ids(1, 0, 1), 0.5),
+        ("class ids that are not 0..K-1", _crowd(gen, 6, 0.5),
+         t([0.3, 0.5, 0.9, 0.1, 0.7, 0.6]), ids(7, 3, 12, 7, 3, 7), 0.5),
+        ("coordinates beyond 1000", far, t([0.9, 0.8, 0.7]), ids(0, 1, 1), 0.5),
+        ("tied scores across classes (equal scores keep their input order)",
+         t([[0.0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [30, 30, 40, 40]]),
+         t([0.5, 0.5, 0.5, 0.5]), ids(1, 1, 0, 1), 0.5),
+        ("no boxes (an empty int64 tensor)", torch.zeros(0, 4), torch.zeros(0),
+         torch.zeros(0, dtype=torch.long), 0.5),
+    ]  # fmt: skip
+    for threshold in (0.3, 0.5, 0.7, 0.0):
+        boxes = _clusters(rng, gen, threshold)
+        scores = torch.rand(len(boxes), generator=gen)
+        classes = torch.randint(0, rng.randint(2, 4), (len(boxes),), generator=gen)
+        settings.append((f"{len(boxes)} boxes in clusters, {int(classes.max()) + 1} classes",
+                         boxes, scores, classes, threshold))  # fmt: skip
+    stacks = torch.arange(40.0).repeat_interleave(5)[:, None] * 20
+    jitter = torch.rand(200, 4, generator=gen)
+    tied = torch.cat([stacks + jitter[:, :2], stacks + 10 + jitter[:, 2:]], dim=1)
+    settings.append(("200 boxes in stacks of 5, two classes, three score values (exact ties)",
+                     tied, torch.randint(1, 4, (200,), generator=gen) / 4,
+                     torch.randint(0, 2, (200,), generator=gen), 0.3))  # fmt: skip
+    return [
+        Case(f"{text}: boxes {tuple(boxes.shape)}, iou_threshold={threshold}",
+             (boxes, scores, classes, threshold), {},
+             _batched_nms_reference(boxes, scores, classes, threshold))
+        for text, boxes, scores, classes, threshold in settings
+    ]  # fmt: skip
+
+
+# Exercise 11: labelling anchors for the RPN
+
+
+def _anchor_label_reference(anchors, targets, positive_iou, negative_iou) -> torch.Tensor:
+    """A plain loop: each anchor by its best IoU, then each target's best anchors (every
+    anchor tying for the target's highest IoU, when that IoU is above 0) made positive."""
+    rows, objects = anchors.tolist(), targets.tolist()
+    if not objects:
+        return torch.zeros(len(rows), dtype=torch.long)
+    iou = [[_iou(a, b) for b in objects] for a in rows]
+    labels = []
+    for overlaps in iou:
+        best = max(overlaps)
+        labels.append(1 if best >= positive_iou else 0 if best < negative_iou else -1)
+    for j in range(len(objects)):
+        top = max((overlaps[j] for overlaps in iou), default=0.0)
+        for i, overlaps in enumerate(iou):
+            if top > 0 and overlaps[j] == top:
+                labels[i] = 1
+    return torch.tensor(labels, dtype=torch.long)
+
+
+def _anchor_grid(stride: float, cells: int, sizes: tuple, ratios: tuple) -> torch.Tensor:
+    """Anchors of `sizes` and `ratios` centred on a cells x cells grid, corners on the
+    quarter-pixel grid."""
+    shapes = []
+    for ratio in ratios:
+        for size in sizes:
+            w, h = size / math.sqrt(ratio), size * math.sqrt(ratio)
+            shapes.append((round(w * 2) / 4, round(h * 2) / 4))  # half-sizes on the grid
+    anchors = []
+    for i in range(cells):
+        for j in range(cells):
+            cx, cy = (j + 0.5) * stride, (i + 0.5) * stride
+            anchors += [[cx - w, cy - h, cx + w, cy + h] for w, h in shapes]
+    return torch.tensor(anchors)
+
+
+def _labels_are_clear(anchors, targets, thresholds) -> bool:
+    """No IoU within 1e-4 of a threshold, and every target's best IoU either tied exactly
+    or 1e-6 above the next: float32 then decides every label as double precision does."""
+    if len(targets) == 0:
+        return True
+    iou = [[_iou(a, b) for b in targets.tolist()] for a in anchors.tolist()]
+    if any(abs(v - t) < 1e-4 for row in iou for v in row for t in thresholds):
+        return False
+    for column in zip(*iou, strict=True):
+        top = max(column)
+        if any(0 < top - v < 1e-6 for v in column):
+            return False
+    return True
+
+
+def _anchor_label_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    t = torch.tensor
+    square = t([[0.0, 0, 8, 8], [8, 0, 16, 8], [0, 8, 8, 16], [8, 8, 16, 16], [4, 4, 12, 12]])
+    settings = [
+        ("an object every anchor misses by IoU 0.7: its best anchor is positive anyway",
+         square, t([[3.0, 3, 11, 13]]), None),
+        ("an object whose best anchor is below negative_iou: the rule makes it positive",
+         square, t([[2.0, 2, 3, 3]]), None),
+        ("three anchors tied for an object's best IoU: all three positive",
+         square, t([[4.0, 0, 12, 8]]), None),
+        ("IoU exactly 0.5 and 0.25 against thresholds 0.5 and 0.25 (positive from 0.5 up, "
+         "negative only below 0.25)",
+         t([[0.0, 0, 4, 4], [0, 0, 8, 4], [0, 0, 16, 4], [0, 0, 5, 4]]), t([[0.0, 0, 4, 4]]),
+         (0.5, 0.25)),
+        ("an object no anchor overlaps (no anchor is made positive for it)",
+         square, t([[40.0, 40, 48, 48], [0, 0, 8, 8]]), None),
+        ("no objects (every anchor negative)", square, torch.zeros(0, 4), None),
+        ("no anchors (an empty int64 tensor)", torch.zeros(0, 4), t([[0.0, 0, 8, 8]]), None),
+    ]  # fmt: skip
+    for thresholds in (None, None, (0.6, 0.4), (0.5, 0.1)):
+        while True:
+            stride = rng.choice([8, 16])
+            anchors = _anchor_grid(stride, rng.randint(2, 4), rng.choice([(16,), (12, 24)]),
+                                   rng.choice([(1.0,), (0.5, 1.0, 2.0)]))  # fmt: skip
+            extent = float(anchors[:, 2:].max())
+            targets = _boxes(gen, rng.randint(1, 4), extent=extent * 0.8, largest=extent / 2)
+            if _labels_are_clear(anchors, targets, thresholds or (0.7, 0.3)):
+                break
+        settings.append((f"{len(targets)} objects on a grid of anchors", anchors, targets,
+                         thresholds))  # fmt: skip
+    cases = []
+    for text, anchors, targets, thresholds in settings:
+        positive, negative = thresholds or (0.7, 0.3)
+        kwargs = {} if thresholds is None else {"positive_iou": positive, "negative_iou": negative}
+        label = "" if thresholds is None else f", positive_iou={positive}, negative_iou={negative}"
+        cases.append(Case(
+            f"{text}: {len(anchors)} anchors, {len(targets)} objects{label}",
+            (anchors, targets), kwargs,
+            _anchor_label_reference(anchors, targets, positive, negative),
+        ))  # fmt: skip
+    return cases
+
+
+# Exercise 12: the YOLO loss
+
+
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def _cell_iou(box, target, i: int, j: int, grid: int) -> float:
+    """IoU of two (x, y, w, h) boxes of cell (i, j), centres in the cell, sizes as
+    fractions of the image; computed in image fractions."""
+
+    def corners(x, y, w, h):
+        cx, cy = (j + x) / grid, (i + y) / grid
+        return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]
+
+    return _iou(corners(*box), corners(*target))
+
+
+def _yolo_loss_terms(output, targets, boxes_per_cell, lambda_coord, lambda_noobj):
+    """(loss, smallest gap between a cell's best IoU and its runner-up) by a loop over
+    cells in double precision."""
+    out = output.double().permute(0, 2, 3, 1).tolist()
+    goal = targets.double().tolist()
+    total, gap = 0.0, math.inf
+    for image, wanted in zip(out, goal, strict=True):
+        for i, (row, wanted_row) in enumerate(zip(image, wanted, strict=True)):
+            for j, (values, target) in enumerate(zip(row, wanted_row, strict=True)):
+                boxes = [[_sigmoid(v) for v in values[5 * b : 5 * b + 5]]
+                         for b in range(boxes_per_cell)]  # fmt: skip
+                if target[4] <= 0:
+                    total += lambda_noobj * sum(box[4] ** 2 for box in boxes)
+                    continue
+                ious = [_cell_iou(box[:4], target[:4], i, j, len(image)) for box in boxes]
+                best = ious.index(max(ious))
+                others = sorted({round(v, 15) for v in ious}, reverse=True)
+                if len(others) > 1:
+                    gap = min(gap, others[0] - others[1])
+                for b, box in enumerate(boxes):
+                    if b != best:
+                        total += lambda_noobj * box[4] ** 2
+                        continue
+                    centre = (box[0] - target[0]) ** 2 + (box[1] - target[1]) ** 2
+                    size = sum((math.sqrt(box[k]) - math.sqrt(target[k])) ** 2 for k in (2, 3))
+                    total += lambda_coord * (centre + size) + (box[4] - ious[best]) ** 2
+                logits = values[5 * boxes_per_cell :]
+                top = max(logits)
+                log_sum = top + math.log(sum(math.exp(v - top) for v in logits))
+                total += log_sum - logits[target[5:].index(1.0)]
+    return total / len(out), gap
+
+
+def _yolo_loss_cases(seed: int) -> list[Case]:
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+
+    def scene(grid, classes, count, size=64):
+        if count == 0:
+            return torch.zeros(grid, grid, 5 + classes)
+        boxes, labels = _random_scene(gen, count, size, classes)
+        return _yolo_reference(boxes, labels, grid, classes, size)
+
+    def raw(n, grid, boxes_per_cell, classes):
+        return torch.randn(n, boxes_per_cell * 5 + classes, grid, grid, generator=gen) * 1.5
+
+    settings = []  # (description, output, targets, B, lambdas or None)
+    settings.append(("no objects (only the confidences, weighted by lambda_noobj)",
+                     raw(2, 3, 2, 3), torch.stack([scene(3, 3, 0)] * 2), 2, None))  # fmt: skip
+    settings.append(("B = 1 (the cell's only predictor is responsible)", raw(1, 4, 1, 2),
+                     scene(4, 2, 3)[None], 1, None))  # fmt: skip
+    twins = raw(1, 3, 2, 4)
+    twins[:, 5:10] = twins[:, 0:5]
+    settings.append(("two identical predictors per cell (the first is responsible)", twins,
+                     scene(3, 4, 4)[None], 2, None))  # fmt: skip
+    flat = scene(3, 2, 2)
+    flat[..., 2] = torch.where(flat[..., 4] > 0, 0.0, flat[..., 2])  # zero-width boxes
+    settings.append(("objects of zero width", raw(1, 3, 2, 2), flat[None], 2, None))
+    drawn = [("lambda_coord=1, lambda_noobj=1", 2, 4, 2, 3, (1.0, 1.0))]
+    while len(drawn) < 5:
+        n = rng.randint(1, 4)
+        drawn.append((f"a batch of {n}", n, rng.randint(2, 7), rng.randint(1, 3),
+                      rng.randint(1, 5), None))  # fmt: skip
+    for text, n, grid, boxes_per_cell, classes, lambdas in drawn:
+        while True:  # redrawn until no cell's best predictor is within 1e-5 of another
+            output = raw(n, grid, boxes_per_cell, classes)
+            targets = torch.stack([scene(grid, classes, rng.randint(1, 8)) for _ in range(n)])
+            if _yolo_loss_terms(output, targets, boxes_per_cell, 5.0, 0.5)[1] > 1e-5:
+                break
+        settings.append((text, output, targets, boxes_per_cell, lambdas))
+    cases = []
+    for text, output, targets, boxes_per_cell, lambdas in settings:
+        coord, noobj = lambdas or (5.0, 0.5)
+        expected, _ = _yolo_loss_terms(output, targets, boxes_per_cell, coord, noobj)
+        kwargs = {} if lambdas is None else {"lambda_coord": coord, "lambda_noobj": noobj}
+        cases.append(Case(
+            f"{text}: output {tuple(output.shape)}, boxes_per_cell={boxes_per_cell}",
+            (output, targets, boxes_per_cell), kwargs, expected,
+        ))  # fmt: skip
+    return cases
+
+
+def _same_loss(got, case: Case) -> str | None:
+    """A one-element tensor (a loss must be a tensor to be backpropagated) within 1e-5,
+    relative, of the double-precision reference."""
+    if not isinstance(got, torch.Tensor):
+        return f"expected a one-element tensor, got {type(got).__name__}"
+    if got.numel() != 1:
+        return f"expected a one-element tensor, got shape {tuple(got.shape)}"
+    value = float(got.detach())
+    if not math.isclose(value, case.expected, rel_tol=1e-5, abs_tol=1e-6):
+        return f"got {value:.6f}, expected {case.expected:.6f}"
+    return None
+
+
 LIBRARIES = frozenset({"torchvision", "cnnbook"})
 CODER = LIBRARIES | {"BoxCoder", "encode_single", "decode_single"}
 ADAPTIVE_MAX = frozenset({"adaptive_max_pool2d", "adaptive_max_pool2d_with_indices",
                           "AdaptiveMaxPool2d", "cnnbook"})  # fmt: skip
 
-# Points per exercise, next to the cases that earn them; the chapter is worth 13. The
+# Points per exercise, next to the cases that earn them; the chapter is worth 18. The
 # torchvision operators are watched too: importing torchvision under a name built at run
 # time registers its kernels over the watch's, which the grader scores as tampering.
 EXERCISES = (
@@ -539,4 +819,9 @@ EXERCISES = (
              frozenset({"cnnbook"})),
     Exercise("average_precision", 2, _ap_cases, close_float,
              frozenset({"cnnbook", "torchmetrics", "pycocotools", "sklearn"})),
+    Exercise("batched_nms", 1, _batched_nms_cases, close_tensor(atol=0.0, rtol=0.0),
+             LIBRARIES | {"nms", "batched_nms"}, frozenset({"torchvision::nms"})),
+    Exercise("label_anchors", 2, _anchor_label_cases, close_tensor(atol=0.0, rtol=0.0),
+             LIBRARIES | {"Matcher", "box_iou"}),
+    Exercise("yolo_loss", 2, _yolo_loss_cases, _same_loss, frozenset({"cnnbook"})),
 )  # fmt: skip
