@@ -219,6 +219,64 @@ def _same_counts(got: Any, case: Case) -> str | None:
     return tensor_difference(got, case.expected, 0.0, 0.0)
 
 
+def _fcn_reference(scores, skips, final_weight) -> torch.Tensor:
+    """FCN's head written out with PyTorch's layers: per skip, the coarse scores upsampled
+    2x (kernel 4, stride 2, padding 1) plus the skip's 1x1 scores; then the final
+    upsampling by f (kernel 2f, stride f, padding f / 2)."""
+    for features, weight, bias, up in skips:
+        scores = F.conv_transpose2d(scores, up, stride=2, padding=1) + F.conv2d(
+            features, weight[:, :, None, None], bias
+        )
+    factor = final_weight.shape[-1] // 2
+    return F.conv_transpose2d(scores, final_weight, stride=factor, padding=factor // 2)
+
+
+def _fcn_cases(seed: int) -> list[Case]:
+    """FCN-32s, -16s and -8s heads on random score maps, features and weights (random
+    upsampling weights, so an interpolation in their place fails), and one whose
+    upsamplings are bilinear as FCN initialises them."""
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    # (description, batch, classes, coarse height and width, skip channels, bilinear)
+    settings = [
+        ("FCN-32s (no skips)", 1, 2, (2, 2), (), False),
+        ("FCN-16s (the pool4 skip)", 2, 3, (2, 3), (5,), False),
+        ("FCN-8s (pool4, then pool3)", 1, 4, (1, 2), (6, 3), False),
+        ("FCN-8s with bilinear upsampling weights", 2, 3, (2, 2), (4, 2), True),
+        ("FCN-8s, a 1x1 coarse map and one class", 1, 1, (1, 1), (2, 3), False),
+    ]
+    while len(settings) < 8:
+        skips = tuple(rng.randint(1, 6) for _ in range(rng.randint(0, 2)))
+        settings.append((f"FCN-{32 >> len(skips)}s", rng.randint(1, 3), rng.randint(1, 4),
+                         (rng.randint(1, 3), rng.randint(1, 3)), skips, False))  # fmt: skip
+
+    def upsampling(classes, factor, bilinear):
+        if not bilinear:
+            return torch.randn(classes, classes, 2 * factor, 2 * factor, generator=gen) / factor
+        weight = torch.zeros(classes, classes, 2 * factor, 2 * factor)
+        for c in range(classes):
+            weight[c, c] = _bilinear_reference(factor)
+        return weight
+
+    cases = []
+    for text, n, classes, (h, w), channels, bilinear in settings:
+        scores = torch.randn(n, classes, h, w, generator=gen)
+        skips = []
+        for k, c in enumerate(channels, start=1):
+            features = torch.randn(n, c, h << k, w << k, generator=gen)
+            weight = torch.randn(classes, c, generator=gen) / c**0.5
+            bias = torch.randn(classes, generator=gen)
+            skips.append((features, weight, bias, upsampling(classes, 2, bilinear)))
+        final = upsampling(classes, 32 >> len(channels), bilinear)
+        expected = _fcn_reference(scores, skips, final)
+        shapes = ", ".join(f"{tuple(s[0].shape)}" for s in skips) or "none"
+        cases.append(Case(
+            f"{text}: scores {tuple(scores.shape)}, skip features {shapes}",
+            (scores, skips, final), {}, expected,
+        ))  # fmt: skip
+    return cases
+
+
 TRANSPOSED = frozenset({
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "cnnbook",
@@ -227,7 +285,7 @@ INTERPOLATE = frozenset({"interpolate", "upsample", "upsample_bilinear", "Upsamp
                          "UpsamplingBilinear2d", "cnnbook"})  # fmt: skip
 INTERPOLATE_OPS = UPSAMPLING | aten_operators(r"grid_sampler")  # grid_sample interpolates too
 
-# Points per exercise, next to the cases that earn them; the chapter is worth 12.
+# Points per exercise, next to the cases that earn them; the chapter is worth 14.
 EXERCISES = (
     Exercise("convolutionalize", 2, _convolutionalize_cases, _same_conv, frozenset({"cnnbook"})),
     Exercise("transposed_output_size", 1, _output_size_cases, same_int, TRANSPOSED, CONV_OPS),
@@ -237,4 +295,6 @@ EXERCISES = (
              INTERPOLATE, INTERPOLATE_OPS),
     Exercise("confusion_matrix", 2, _confusion_cases, _same_counts, frozenset({"cnnbook"})),
     Exercise("mean_iou", 2, _mean_iou_cases, close_float, frozenset({"cnnbook"})),
+    Exercise("fcn_head", 2, _fcn_cases, close_tensor(atol=1e-4, rtol=1e-4),
+             INTERPOLATE | {"FCN"}, INTERPOLATE_OPS),
 )  # fmt: skip
