@@ -2,7 +2,7 @@
 implementations against every case, the engine's support for exercises that act on
 gradients and for composite operators in the watch, and wrong or hostile submissions.
 
-`test_grading_chapters.py` already checks that the solutions get 13 points and the blank
+`test_grading_chapters.py` already checks that the solutions get 15 points and the blank
 exercises zero.
 
 The rule for `grad_norm_through_time`: it is judged by its effect, like any function. It
@@ -39,9 +39,9 @@ SOLUTIONS = ROOT / "solutions" / "09-rnn-lstm.ipynb"
 def test_points_per_exercise():
     assert {name: ex.points for name, ex in EXERCISES.items()} == {
         "rnn_cell": 2, "lstm_cell": 3, "gru_cell": 3, "grad_norm_through_time": 3,
-        "clip_grad_norm": 2,
+        "clip_grad_norm": 2, "train_adding": 2,
     }  # fmt: skip
-    assert sum(ex.points for ex in ch09.EXERCISES) == 13
+    assert sum(ex.points for ex in ch09.EXERCISES) == 15
 
 
 # The references
@@ -129,7 +129,7 @@ PACKAGE = {
 
 
 @pytest.mark.parametrize("seed", [*SEEDS, 7])
-@pytest.mark.parametrize("name", list(EXERCISES))
+@pytest.mark.parametrize("name", list(PACKAGE))  # train_adding: the solution, in the grader
 def test_the_package_passes_every_case(name, seed):
     result = run_cases(EXERCISES[name], PACKAGE[name], seed)
     assert result.ok, report(result)
@@ -424,9 +424,20 @@ def test_the_other_chapters_watches_are_unchanged():
 
 # Wrong, cheating and hostile submissions in the grader
 
-LIMITS = Limits(timeout=20.0, memory_bytes=2 * 2**30, cpu_seconds=120)
+# train_adding trains for about 7 s on one thread; the margin is for a busy machine
+LIMITS = Limits(timeout=60.0, memory_bytes=2 * 2**30, cpu_seconds=120)
 
 WRONG = {
+    "train_adding": "def train_adding(batches):\n"  # the plain RNN stays at the baseline
+    "    model = AddingModel()\n"
+    "    model.recurrent = nn.RNN(2, 32, batch_first=True)\n"
+    "    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)\n"
+    "    for x, y in batches:\n"
+    "        loss = F.mse_loss(model(x), y)\n"
+    "        optimizer.zero_grad()\n"
+    "        loss.backward()\n"
+    "        optimizer.step()\n"
+    "    return model",
     "lstm_cell": "def lstm_cell(x, state, weight_ih, weight_hh, bias_ih, bias_hh):\n"
     "    h, c = state\n"
     "    f, i, g, o = (x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh).chunk(4, dim=1)\n"
@@ -456,6 +467,9 @@ WRONG = {
     "    return torch.linalg.vector_norm(torch.stack(norms), norm_type)",
 }
 CHEATS_IN_NOTEBOOK = {
+    "train_adding": "def train_adding(batches):\n"
+    "    from cnnbook.models import SequenceRegressor\n"
+    "    return SequenceRegressor('GRU', inputs=2, hidden=32)",
     "rnn_cell": "def rnn_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh):\n"
     "    cell = getattr(torch, 'rnn_tanh_' + 'cell')\n"
     "    return cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh)",
@@ -479,6 +493,7 @@ CHEATS_IN_NOTEBOOK = {
     "    return torch.nn.utils.clip_grad_norm_(parameters, max_norm, norm_type)",
 }
 HOSTILE = {
+    "train_adding": "def train_adding(batches):\n    return lambda x: x[:, :, 0].sum(1)",
     "rnn_cell": "def rnn_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh):\n"
     "    return {'h': torch.tanh(x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)}",
     "lstm_cell": "def lstm_cell(x, state, weight_ih, weight_hh, bias_ih, bias_hh):\n"
@@ -541,6 +556,8 @@ def test_wrong_answers_lose_exactly_their_exercises_with_a_reason(graded):
     assert "max error" in _section(text, "gru_cell")
     assert "use torch.autograd.grad" in _section(text, "grad_norm_through_time")
     assert "(it is unchanged: scale each .grad in place)" in _section(text, "clip_grad_norm")
+    assert row["train_adding"] == 0
+    assert "not below 0.01 (always predicting 1 scores" in _section(text, "train_adding")
 
 
 def test_library_calls_are_refused_and_the_rest_is_graded(graded):
@@ -554,6 +571,7 @@ def test_library_calls_are_refused_and_the_rest_is_graded(graded):
     assert "Dispatches aten::gru_cell, which" in _section(text, "gru_cell")
     assert "Uses cnnbook, which" in _section(text, "grad_norm_through_time")
     assert "Uses clip_grad_norm_, utils, which" in _section(text, "clip_grad_norm")
+    assert "Uses cnnbook, which" in _section(text, "train_adding")
 
 
 def test_hostile_answers_get_reasons_not_crashes(graded):
@@ -570,8 +588,62 @@ def test_hostile_answers_get_reasons_not_crashes(graded):
     assert "expected the total norm as a one-element tensor, got float" in _section(
         text, "clip_grad_norm"
     )
+    assert "returned function, expected the trained model" in _section(text, "train_adding")
 
 
 def test_backward_that_clears_the_gradients_again_gets_full_marks(graded):
     rows, _ = graded
-    assert rows["cleared"]["total"] == 13, _feedback(graded, "cleared")
+    assert rows["cleared"]["total"] == 15, _feedback(graded, "cleared")
+
+
+# Training on the adding problem: the budget, the seed and the reasons
+
+
+class _Constant(nn.Module):
+    """Predicts `value` for every sequence, in the shape `shape` gives."""
+
+    def __init__(self, value, shape=lambda n: (n,)):
+        super().__init__()
+        self.value, self.shape = value, shape
+
+    def forward(self, x):
+        return torch.full(self.shape(len(x)), self.value)
+
+
+def test_training_cases_give_a_budget_and_held_out_sequences():
+    cases = EXERCISES["train_adding"].cases(PUBLIC_SEED)
+    assert [c.inputs[0].shape for c in cases] == [(1000, 40, 2), (1000, 60, 2)]
+    for case in cases:
+        batches = case.args[0]["__iter__"]
+        assert len(batches) == ch09.ADDING_BATCHES
+        assert {tuple(x.shape[:2]) for x, _ in batches} == {(64, case.inputs[0].shape[1])}
+        train = torch.cat([x for x, _ in batches])
+        assert not any(torch.equal(train[k], case.inputs[0][0]) for k in range(len(train)))
+    hidden = EXERCISES["train_adding"].cases(2024)
+    assert not torch.equal(hidden[0].inputs[0], cases[0].inputs[0])
+
+
+@pytest.mark.parametrize(
+    ("model", "reason"),
+    [
+        (_Constant(1.0), "held-out MSE 0.1"),
+        (_Constant(1.0, lambda n: (n, 1)), "has shape (1000, 1), expected (1000,)"),
+        (_Constant(math.nan), "contain nan or inf"),
+    ],
+)  # fmt: skip
+def test_an_untrained_or_misshapen_model_is_told_why(model, reason):
+    result = run_cases(EXERCISES["train_adding"], lambda batches: model)
+    assert result.passed == 0
+    assert all(reason in f for f in result.failures), report(result)
+
+
+def test_the_function_is_called_with_a_seeded_generator():
+    """Two calls build the same initial weights: the grade does not depend on luck."""
+    first = []
+
+    def record(batches):
+        first.append(nn.Linear(2, 1).weight.detach().clone())
+        return _Constant(1.0)
+
+    run_cases(EXERCISES["train_adding"], record)
+    assert len(first) == 2 and torch.equal(first[0], first[1])

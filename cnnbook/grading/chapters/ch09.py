@@ -11,6 +11,11 @@ calls the solution, and reports the `.grad` of every parameter afterwards, next 
 the solution returned. `clip_grad_norm` is judged on both (the norm it returns and the
 gradients it scaled in place); `grad_norm_through_time` must leave the cell's `.grad`
 untouched (None), which is what `torch.autograd.grad` does and `.backward()` does not.
+
+The last exercise trains: the solution receives a fixed budget of adding-problem
+batches (drawn from the case's seed, with `cnnbook.data.adding_problem`) and returns a
+model, which the grader runs on held-out sequences; PyTorch's generator is seeded before
+the call, so a case is reproducible.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import random
 
 import torch
 
+from cnnbook.data.sequences import adding_problem
 from cnnbook.grading.checks import Case, Exercise, tensor_difference
 from cnnbook.grading.child.calls import resolve_functions
 from cnnbook.grading.operators import RECURRENT
@@ -286,6 +292,51 @@ def _same_clipping(got, case: Case) -> str | None:
     return None
 
 
+# Exercise 6: training on the adding problem
+
+SOLVED = 0.01  # held-out MSE; Chapter 9 calls the task solved below it
+ADDING_BATCHES, ADDING_BATCH_SIZE = 400, 64
+
+
+def _adding_cases(seed: int) -> list[Case]:
+    """Two lengths, each with its own training batches and 1,000 held-out sequences."""
+    cases = []
+    for k, length in enumerate((40, 60)):
+        gen = torch.Generator().manual_seed(1000 * seed + k)
+        batches = [adding_problem(ADDING_BATCH_SIZE, length, gen) for _ in range(ADDING_BATCHES)]
+        x_test, y_test = adding_problem(1000, length, gen)
+        cases.append(Case(
+            f"length {length}, {ADDING_BATCHES} batches of {ADDING_BATCH_SIZE}: held-out MSE "
+            f"below {SOLVED}",
+            ({"__iter__": batches},), {}, y_test, inputs=(x_test,), returns_module=True,
+        ))  # fmt: skip
+    return cases
+
+
+def _solves_adding(got, case: Case) -> str | None:
+    """The returned model's held-out mean squared error, against the threshold."""
+    if not isinstance(got, dict) or "type" not in got:
+        return "the returned model could not be run"
+    if "output" not in got:
+        if "error" in got:
+            return f"the returned model raised {got['error']}"
+        return f"returned {got['type']}, expected the trained model (an nn.Module)"
+    output, expected = got["output"], case.expected
+    if not isinstance(output, torch.Tensor):
+        return f"the model returned {type(output).__name__}, expected a tensor of predictions"
+    if output.shape != expected.shape:
+        return (f"the model's output has shape {tuple(output.shape)}, expected "
+                f"{tuple(expected.shape)} (one prediction per sequence)")  # fmt: skip
+    if not torch.isfinite(output).all():
+        return "the model's predictions contain nan or inf"
+    mse = float(((output.double() - expected.double()) ** 2).mean())
+    if mse >= SOLVED:
+        baseline = float(((expected.double() - 1) ** 2).mean())
+        return (f"held-out MSE {mse:.4f}, not below {SOLVED} (always predicting 1 scores "
+                f"{baseline:.3f})")  # fmt: skip
+    return None
+
+
 def _ops(*names: str) -> frozenset[str]:
     """Watched at run time at their own (composite) kernels: the cell and layer operators
     reach only linear, sigmoid and tanh, which a solution needs."""
@@ -303,7 +354,7 @@ CELL_OPS = _ops("rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell",
 CLIP = frozenset({"clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "clip_grads_with_norm_",
                   "get_total_norm", "utils", "cnnbook"})  # fmt: skip
 
-# Points per exercise, next to the cases that earn them; the chapter is worth 13.
+# Points per exercise, next to the cases that earn them; the chapter is worth 15.
 EXERCISES = (
     Exercise("rnn_cell", 2, _cell_cases("RNN"), _same_hidden, CELLS, CELL_OPS),
     Exercise("lstm_cell", 3, _cell_cases("LSTM"), _same_lstm_state, CELLS, CELL_OPS),
@@ -311,4 +362,5 @@ EXERCISES = (
     Exercise("grad_norm_through_time", 3, _through_time_cases, _same_norms,
              frozenset({"cnnbook"})),
     Exercise("clip_grad_norm", 2, _clip_cases, _same_clipping, CLIP),
+    Exercise("train_adding", 2, _adding_cases, _solves_adding, frozenset({"cnnbook"})),
 )  # fmt: skip
