@@ -4,6 +4,7 @@ HTTP server, with every request that would leave the machine blocked and recorde
 from __future__ import annotations
 
 import functools
+import gzip
 import os
 import shutil
 import threading
@@ -52,6 +53,7 @@ class PageReport:
     broken_images: list[str] = field(default_factory=list)
     dead_controls: list[str] = field(default_factory=list)
     explorers: int = 0
+    transferred: int = 0  # bytes of every local response, gzip-compressed as Pages serves them
 
 
 # Move every control of every precomputed explorer to another value and report the
@@ -106,11 +108,22 @@ def pages(html: Path) -> list[str]:
     )
 
 
-def visit(browser, base: str, path: str, screenshots: Path | None = None) -> PageReport:
+@functools.cache
+def gzipped_size(path: Path) -> int:
+    """What a file weighs on the wire from a server that compresses (GitHub Pages does)."""
+    return len(gzip.compress(path.read_bytes(), compresslevel=6))
+
+
+def visit(
+    browser, base: str, path: str, screenshots: Path | None = None, root: Path | None = None
+) -> PageReport:
     """Load one page, wait until MathJax has finished, and report what went wrong; move
-    the controls of its explorers, after saving a picture of each in `screenshots`."""
+    the controls of its explorers, after saving a picture of each in `screenshots`. With
+    `root` (the served folder), also weigh everything the page loaded."""
     report = PageReport()
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    loaded: set[str] = set()
+    page.on("requestfinished", lambda r: r.url.startswith(base) and loaded.add(r.url))
 
     def route(request_route):
         url = request_route.request.url
@@ -148,4 +161,8 @@ def visit(browser, base: str, path: str, screenshots: Path | None = None) -> Pag
         explorers.nth(n).screenshot(path=str(screenshots / f"{name}-explorer-{n}.png"))
     report.dead_controls = page.evaluate(EXPLORER_CHECKS)
     page.close()
+    if root is not None:
+        files = {root / url.removeprefix(base).split("?")[0].split("#")[0].lstrip("/")
+                 for url in loaded}  # fmt: skip
+        report.transferred = sum(gzipped_size(f) for f in files if f.is_file())
     return report

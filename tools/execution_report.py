@@ -179,7 +179,7 @@ def render(reports: list[dict], matrix: dict | None = None) -> str:
         "```{build-environment}",
         "```",
         "",
-        "```{nb-exec-table}",
+        "```{execution-table}",
         "```",
         "",
         "## Recorded runs",

@@ -10,11 +10,19 @@ Three problems come from the theme stack, not from the book:
   gives MathJax 3 that one method; the same script points the embedder at its fonts.
 - The theme's colour-mode script reports an error when no default mode is configured.
   The book is light: its figures are drawn for a white page.
+
+And one weight: a notebook that created widgets while it executed carries their state,
+and MyST-NB then loads the 4 MB widget embedder on its page. The explorers are
+precomputed (no widget is shown), so a page with no widget view left in its outputs
+gets neither the state nor the embedder.
 """
 
 from __future__ import annotations
 
+from docutils import nodes
+
 SHIM = "widget-embedder.js"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def _filename(script) -> str:
@@ -43,6 +51,16 @@ def tidy_scripts(app, pagename, templatename, context, doctree) -> None:
     scripts[:] = unique
 
 
+def drop_unused_widget_state(app, doctree) -> None:
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    if any(WIDGET_VIEW in node.astext() for node in doctree.findall(nodes.raw)):
+        return
+    files = NbMetadataCollector.get_doc_data(app.env)[app.env.docname].get("js_files", {})
+    for key in [k for k in files if k.startswith("ipywidgets")]:
+        del files[key]
+
+
 def light_by_default(app, config) -> None:
     config.html_context.setdefault("default_mode", "light")
 
@@ -50,4 +68,5 @@ def light_by_default(app, config) -> None:
 def setup(app):
     app.connect("config-inited", light_by_default)
     app.connect("html-page-context", tidy_scripts, priority=900)
+    app.connect("doctree-read", drop_unused_widget_state)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
