@@ -23,6 +23,7 @@ from nbval.kernel import RunningKernel
 
 from cnnbook.grading.checks import STRICT_ENV
 from cnnbook.runtime import STATIC_ENV
+from cnnbook.widgets.static import BUILD_FRAMES, FRAMES_ENV
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "tests"))  # as pytest puts it for the tests themselves
@@ -94,7 +95,8 @@ def pytest_runtest_setup(item):
     if not _notebook(item.nodeid):
         yield
         return
-    settings = {STRICT_ENV: "1", **({STATIC_ENV: "1"} if _chapter(item.nodeid) else {})}
+    book = {STATIC_ENV: "1", FRAMES_ENV: str(ROOT / BUILD_FRAMES)}
+    settings = {STRICT_ENV: "1", **(book if _chapter(item.nodeid) else {})}
     before = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     try:

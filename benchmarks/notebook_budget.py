@@ -27,6 +27,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 from cnnbook.runtime import STATIC_ENV
+from cnnbook.widgets.static import BUILD_FRAMES, FRAMES_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,8 +58,9 @@ def run(
     glued are added to `values` when given."""
     nb = nbformat.read(path, as_version=4)
     env = {**os.environ, **(settings or {})}
-    if path.resolve().parent == ROOT / "book":
+    if path.resolve().parent == ROOT / "book":  # as the book's build runs it
         env[STATIC_ENV] = "1"
+        env[FRAMES_ENV] = str(ROOT / BUILD_FRAMES)
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
     start = time.perf_counter()

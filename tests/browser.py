@@ -38,6 +38,8 @@ PAGE_CHECKS = """() => ({
   broken_images: [...document.images]
     .filter((img) => !img.complete || img.naturalWidth === 0)
     .map((img) => img.src.slice(0, 80)),
+  search_boxes: [...document.querySelectorAll('.search-button-field')]
+    .filter((field) => field.offsetParent !== null).length,
 })"""
 
 
@@ -51,23 +53,32 @@ class PageReport:
     overflowing: list[str] = field(default_factory=list)
     untypeset: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
+    extra_search_boxes: int = 0  # search fields shown beyond the first
     dead_controls: list[str] = field(default_factory=list)
     explorers: int = 0
     transferred: int = 0  # bytes of every local response, gzip-compressed as Pages serves them
 
 
-# Move every control of every precomputed explorer to another value and report the
-# controls after which the figure did not change (or is not an image).
-EXPLORER_CHECKS = """() => [...document.querySelectorAll('.static-explorer')].map((root, n) => {
-  const image = root.querySelector('img');
-  return [...root.querySelectorAll('[data-index]')].filter((input) => {
-    const before = image.src;
-    const options = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
-    input.value = String((Number(input.value) + 1) % options);
-    input.dispatchEvent(new Event('input'));
-    return !(image.src !== before && image.src.startsWith('data:image/png;base64,'));
-  }).map((input) => `explorer ${n}: ${input.id}`);
-}).flat()"""
+# Move every control of every precomputed explorer to another value, wait for the figure
+# it asks for (the page loads figures as they are needed), and report the controls after
+# which the figure did not change or did not load.
+EXPLORER_CHECKS = """async () => {
+  const dead = [];
+  for (const [n, root] of [...document.querySelectorAll('.static-explorer')].entries()) {
+    const image = root.querySelector('img');
+    for (const input of root.querySelectorAll('[data-index]')) {
+      const before = image.src;
+      const options = input.tagName === 'SELECT' ? input.options.length : Number(input.max) + 1;
+      input.value = String((Number(input.value) + 1) % options);
+      input.dispatchEvent(new Event('input'));
+      try { await image.decode(); } catch (error) { /* reported below */ }
+      if (image.src === before || !image.complete || image.naturalWidth === 0) {
+        dead.push(`explorer ${n}: ${input.id}`);
+      }
+    }
+  }
+  return dead;
+}"""
 
 
 def chromium_or_skip() -> str:
@@ -154,6 +165,7 @@ def visit(
     report.overflowing = found["overflowing"]
     report.untypeset = found["untypeset"]
     report.broken_images = found["broken_images"]
+    report.extra_search_boxes = max(found["search_boxes"] - 1, 0)
     explorers = page.locator(".static-explorer")
     report.explorers = explorers.count()
     for n in range(report.explorers if screenshots else 0):

@@ -186,13 +186,18 @@ def test_every_page_reads_well_in_a_real_browser(html, browser):
     assert sum(explorers.values()) >= wired, "an explorer is not precomputed on its page"
 
 
-def test_precomputed_explorers_stay_within_the_page_budget(html):
-    """Each explorer adds at most 2 MB to its page (cnnbook.widgets.static enforces 1 MB
-    per explorer at build time; this checks what the pages hold)."""
+def test_explorers_load_their_figures_from_the_site_as_needed(html):
+    """An explorer's page holds its controls and the figures' addresses, not the figures:
+    each is a lossless WebP file in the site, fetched when a control asks for it."""
+    frames = html / "_static" / "explorer-frames"
     for page in sorted((html / "book").glob("*.html")):
-        fragments = re.findall(r'<div class="static-explorer".*?</script></div>', page.read_text(),
-                               flags=re.S)  # fmt: skip
-        assert sum(map(len, fragments)) <= 2_000_000, page.name
+        for fragment in re.findall(r'<div class="static-explorer".*?</script></div>',
+                                   page.read_text(), flags=re.S):  # fmt: skip
+            assert len(fragment) < 100_000 and "base64" not in fragment, page.name
+            names = re.findall(r"_static/explorer-frames/([0-9a-f]+\.webp)", fragment)
+            assert names, page.name
+            for name in names:
+                assert (frames / name).read_bytes()[8:12] == b"WEBP", name
 
 
 def test_the_execution_report_lists_every_notebook_of_this_build(html):

@@ -131,7 +131,7 @@ def test_nms_explorer_builds_its_sliders():
     assert [s.description for s in sliders] == ["IoU threshold", "score threshold"]
     assert [(s.value, s.min, s.max, s.step) for s in sliders] == [
         (0.5, 0.05, 0.95, 0.05),
-        (0.3, 0.0, 0.95, 0.05),
+        (0.1, 0.0, 0.95, 0.05),  # the page's figure and text: score threshold 0.1
     ]
 
 
@@ -233,7 +233,7 @@ def test_anchor_figure_is_labelled():
         ({"sizes": ()}, "at least one anchor size"),
         ({"aspect_ratios": []}, "at least one anchor aspect ratio"),
         ({"stride": 0}, "positive number of pixels"),
-        ({"location": (4, 0)}, r"off the 4 × 4 grid"),
+        ({"location": (8, 0)}, r"off the 8 × 8 grid"),
     ],
 )
 def test_anchor_explorer_rejects_an_impossible_setting(kwargs, message):
@@ -245,5 +245,5 @@ def test_anchor_explorer_builds_its_controls():
     box = anchor_explorer(IMAGE, targets=TARGETS)
     sizes, ratios, stride = box.children[0].children
     assert [w.description for w in (sizes, ratios, stride)] == ["sizes", "ratios h/w", "stride"]
-    assert sizes.value == (16, 32) and ratios.value == (0.5, 1.0, 2.0)
-    assert (stride.value, stride.min, stride.max, stride.step) == (16, 4, 32, 4)
+    assert sizes.value == (8, 16, 32) and ratios.value == (0.5, 1.0, 2.0)  # the page's state
+    assert (stride.value, stride.min, stride.max, stride.step) == (8, 4, 32, 4)

@@ -105,6 +105,11 @@ def render_kernel_explorer(
     return fig
 
 
+# The kernels the published page precomputes (the notebook offers all of KERNELS): one of
+# each kind, so that stride, padding and dilation can all be moved on the page.
+PAGE_KERNELS = ["identity", "edge: Sobel x", "edge: Laplacian", "blur: Gaussian", "sharpen"]
+
+
 def kernel_explorer(image: torch.Tensor):
     """Sliders and a kernel menu wired to `render_kernel_explorer` (needs a live kernel)."""
     import ipywidgets as widgets
@@ -129,5 +134,5 @@ def kernel_explorer(image: torch.Tensor):
         render,
         controls,
         [["kernel", "custom"], ["stride", "padding", "dilation"]],
-        static={"kernel": list(KERNELS), "stride": [1, 2]},
+        static={"kernel": PAGE_KERNELS, "stride": [1, 2], "padding": [0, 1], "dilation": [1, 2]},
     )

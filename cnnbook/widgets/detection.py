@@ -79,7 +79,7 @@ def render_nms_explorer(
     scores: torch.Tensor,
     labels: torch.Tensor,
     iou_threshold: float = 0.5,
-    score_threshold: float = 0.3,
+    score_threshold: float = 0.1,
     class_names: Sequence[str] = SHAPES,
     targets: torch.Tensor | None = None,
 ) -> Figure:
@@ -173,7 +173,7 @@ def nms_explorer(
             value=0.5, min=0.05, max=0.95, step=0.05, description="IoU threshold"
         ),
         "score_threshold": widgets.FloatSlider(
-            value=0.3, min=0.0, max=0.95, step=0.05, description="score threshold"
+            value=0.1, min=0.0, max=0.95, step=0.05, description="score threshold"
         ),
     }
     return wire(
@@ -184,7 +184,7 @@ def nms_explorer(
         [["iou_threshold", "score_threshold"]],
         static={
             "iou_threshold": [0.1, 0.3, 0.5, 0.7, 0.9],
-            "score_threshold": [0.0, 0.3, 0.5, 0.7],
+            "score_threshold": [0.0, 0.1, 0.3, 0.5, 0.7],
         },
     )
 
@@ -198,9 +198,9 @@ def feature_map_size(height: int, width: int, stride: int) -> tuple[int, int]:
 
 def render_anchor_explorer(
     image: torch.Tensor,
-    sizes: Sequence[float] = (16, 32),
+    sizes: Sequence[float] = (8, 16, 32),
     aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
-    stride: int = 16,
+    stride: int = 8,
     location: tuple[int, int] | None = None,
     targets: torch.Tensor | None = None,
     positive_iou: float = 0.7,
@@ -316,18 +316,24 @@ def anchor_explorer(image: torch.Tensor, targets: torch.Tensor | None = None):
 
     controls = {
         "sizes": widgets.Dropdown(
-            options=list(SIZE_PRESETS.items()), value=SIZE_PRESETS["16, 32"], description="sizes"
+            options=list(SIZE_PRESETS.items()),
+            value=SIZE_PRESETS["8, 16, 32"],
+            description="sizes",
         ),
         "aspect_ratios": widgets.Dropdown(
             options=list(RATIO_PRESETS.items()),
             value=RATIO_PRESETS["0.5, 1, 2"],
             description="ratios h/w",
         ),
-        "stride": widgets.IntSlider(value=16, min=4, max=32, step=4, description="stride"),
+        "stride": widgets.IntSlider(value=8, min=4, max=32, step=4, description="stride"),
     }
     return wire(
         lambda **values: render_anchor_explorer(image, targets=targets, **values),
         controls,
         [["sizes", "aspect_ratios", "stride"]],
-        static={"sizes": None, "aspect_ratios": None},
+        static={
+            "sizes": [SIZE_PRESETS[k] for k in ("8, 16, 32", "16, 32", "16")],
+            "aspect_ratios": None,
+            "stride": [4, 8, 16],
+        },
     )

@@ -31,7 +31,7 @@ def losses_and_gradients(
     return result
 
 
-def render_loss_explorer(target: int = 1, prediction: float = 0.1) -> Figure:
+def render_loss_explorer(target: int = 1, prediction: float = 0.05) -> Figure:
     """Loss (left) and gradient with respect to the logit (right) against the predicted
     probability, with the current prediction marked and its values in the legend."""
     curves = losses_and_gradients(target, GRID)
@@ -60,7 +60,7 @@ def loss_explorer():
 
     controls = {
         "target": widgets.ToggleButtons(options=[0, 1], value=1, description="target"),
-        "prediction": widgets.FloatSlider(value=0.1, min=0.001, max=0.999, step=0.001,
+        "prediction": widgets.FloatSlider(value=0.05, min=0.001, max=0.999, step=0.001,
                                           description="prediction", readout_format=".3f"),
     }  # fmt: skip
 
@@ -70,6 +70,6 @@ def loss_explorer():
         [["target", "prediction"]],
         static={
             "target": None,
-            "prediction": [0.001, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999],
+            "prediction": [0.001, 0.01, 0.05, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999],
         },
     )

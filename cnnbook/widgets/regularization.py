@@ -101,7 +101,7 @@ def regularization_run(
 
 
 def render_regularization_lab(
-    dropout: float = 0.0, weight_decay: float = 0.0, augment: bool = False
+    dropout: float = 0.5, weight_decay: float = 0.0, augment: bool = False
 ) -> Figure:
     """Loss and accuracy curves of the chosen setting, with the unregularized run's
     validation curves in grey for comparison."""
@@ -138,7 +138,7 @@ def regularization_lab():
 
     slider = widgets.SelectionSlider
     controls = {
-        "dropout": slider(options=[0.0, 0.2, 0.5], value=0.0, description="dropout"),
+        "dropout": slider(options=[0.0, 0.2, 0.5], value=0.5, description="dropout"),
         "weight_decay": slider(options=[0.0, 1e-3, 1e-2], value=0.0, description="weight decay"),
         "augment": widgets.Checkbox(value=False, description="random shifts"),
     }

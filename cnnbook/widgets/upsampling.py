@@ -81,5 +81,5 @@ def transposed_conv_explorer(image: torch.Tensor):
         lambda **values: render_transposed_conv_explorer(image, **values),
         controls,
         [["kernel_size", "stride"], ["padding", "dilation"]],
-        static={"kernel_size": [1, 2, 3, 4, 5, 6, 7, 8], "stride": [1, 2, 3, 4]},
+        static={"kernel_size": [1, 2, 3, 4, 5, 6], "stride": [1, 2, 3], "padding": [0, 1]},
     )
