@@ -277,10 +277,9 @@ def test_the_bibliography_links_every_entry_and_labels_it_by_author_and_year(htm
     assert not unlinked
 
 
-def test_the_whole_book_prints_to_one_pdf(html):
+def test_the_whole_book_prints_to_one_pdf(html, browser):
     """`make pdf` on this session's build: the single-page HTML from the same execution
     cache (no notebook runs again), printed by Chromium with every formula typeset."""
-    executable = chromium_or_skip()
     sys.path.insert(0, str(ROOT / "tools"))
     import print_pdf
 
@@ -297,7 +296,7 @@ def test_the_whole_book_prints_to_one_pdf(html):
     for title in ("1. Convolution", "9. Sequence models", "Course plan", "Bibliography"):
         assert title in text
     pdf = out / "cnn-course.pdf"
-    pages = print_pdf.print_pdf(single, "book/intro.html", pdf, executable)
+    pages = print_pdf.print_pdf(single, "book/intro.html", pdf, browser)
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and pages > 150, pages
     figures = len(re.findall(r'<img[^>]+src="_images/', text))

@@ -41,13 +41,12 @@ LOAD_EVERY_IMAGE = """() => Promise.all([...document.images].map((image) => {
 }))"""
 
 
-def print_pdf(folder: Path, page: str, out: Path, executable: str = CHROMIUM) -> int:
-    """Print `folder/page` to `out`; returns the number of pages printed.
+def print_pdf(folder: Path, page: str, out: Path, browser) -> int:
+    """Print `folder/page` to `out` in a Playwright `browser`; returns the number of
+    pages printed.
 
     The single page's links are written relative to the build's root even when the
     page itself lies in a subfolder (`book/intro.html`), so it is served from the root."""
-    from playwright.sync_api import sync_playwright
-
     served = folder / "print.html"
     served.write_bytes((folder / page).read_bytes())
 
@@ -57,24 +56,20 @@ def print_pdf(folder: Path, page: str, out: Path, executable: str = CHROMIUM) ->
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    tab = browser.new_page()
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, args=FLAGS)
-            tab = browser.new_page()
-            address = f"http://127.0.0.1:{server.server_address[1]}/{served.name}"
-            tab.goto(address, wait_until="load")
-            tab.evaluate(
-                "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-                " ? MathJax.startup.promise.then(() => true) : true"
-            )
-            tab.wait_for_load_state("networkidle")
-            tab.add_style_tag(content=PRINT_CSS)
-            tab.evaluate(LOAD_EVERY_IMAGE)
-            pdf = tab.pdf(format="A4", print_background=True,
-                          margin={"top": "15mm", "bottom": "15mm", "left": "12mm",
-                                  "right": "12mm"})  # fmt: skip
-            browser.close()
+        tab.goto(f"http://127.0.0.1:{server.server_address[1]}/{served.name}", wait_until="load")
+        tab.evaluate(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+            " ? MathJax.startup.promise.then(() => true) : true"
+        )
+        tab.wait_for_load_state("networkidle")
+        tab.add_style_tag(content=PRINT_CSS)
+        tab.evaluate(LOAD_EVERY_IMAGE)
+        margins = {"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"}
+        pdf = tab.pdf(format="A4", print_background=True, margin=margins)
     finally:
+        tab.close()
         server.shutdown()
         server.server_close()
         served.unlink()
@@ -88,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="the PDF to write")
     parser.add_argument("--page", default="book/intro.html", help="the book's first page")
     args = parser.parse_args(argv)
-    pages = print_pdf(args.folder, args.page, args.out)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        pages = print_pdf(args.folder, args.page, args.out, browser)
+        browser.close()
     print(f"wrote {args.out} ({pages} pages, {args.out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
