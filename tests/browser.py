@@ -7,26 +7,17 @@ import functools
 import gzip
 import os
 import shutil
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sys
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the networking flags Chromium phones home at start; this machine refuses it.
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from chromium import CHROMIUM, FLAGS, serve
+
+__all__ = ["CHROMIUM", "FLAGS", "chromium_or_skip", "pages", "serve", "visit"]
+
 # Which code cells overflow their box, and which formulas MathJax left untypeset.
 PAGE_CHECKS = """() => ({
   overflowing: [...document.querySelectorAll('div.cell_input pre, div.highlight pre')]
@@ -90,24 +81,6 @@ def chromium_or_skip() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI requires the browser tests; {why}")
     pytest.skip(why)
-
-
-@contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """The folder over HTTP on a free local port, quietly, for the duration."""
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def pages(html: Path) -> list[str]:

@@ -9,22 +9,11 @@ colours. The PDF lands next to the HTML site, where the introduction links it.
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from chromium import CHROMIUM, FLAGS, serve
+
 # Printing hides the page's navigation and shows every hidden cell's output as it is.
 PRINT_CSS = """
 .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-footer, .header-article,
@@ -49,29 +38,21 @@ def print_pdf(folder: Path, page: str, out: Path, browser) -> int:
     page itself lies in a subfolder (`book/intro.html`), so it is served from the root."""
     served = folder / "print.html"
     served.write_bytes((folder / page).read_bytes())
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=folder))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     tab = browser.new_page()
     try:
-        tab.goto(f"http://127.0.0.1:{server.server_address[1]}/{served.name}", wait_until="load")
-        tab.evaluate(
-            "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-            " ? MathJax.startup.promise.then(() => true) : true"
-        )
-        tab.wait_for_load_state("networkidle")
-        tab.add_style_tag(content=PRINT_CSS)
-        tab.evaluate(LOAD_EVERY_IMAGE)
-        margins = {"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"}
-        pdf = tab.pdf(format="A4", print_background=True, margin=margins)
+        with serve(folder) as base:
+            tab.goto(f"{base}/{served.name}", wait_until="load")
+            tab.evaluate(
+                "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+                " ? MathJax.startup.promise.then(() => true) : true"
+            )
+            tab.wait_for_load_state("networkidle")
+            tab.add_style_tag(content=PRINT_CSS)
+            tab.evaluate(LOAD_EVERY_IMAGE)
+            margins = {"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"}
+            pdf = tab.pdf(format="A4", print_background=True, margin=margins)
     finally:
         tab.close()
-        server.shutdown()
-        server.server_close()
         served.unlink()
     out.write_bytes(pdf)
     return pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page>") + pdf.count(b"/Type /Page ")

@@ -125,6 +125,17 @@ def _clusters(rng: random.Random, gen: torch.Generator, threshold: float) -> tor
             return boxes
 
 
+def _tied_stacks(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """200 boxes in 40 stacks of 5, scored with three values: many exact ties among
+    overlapping boxes, where which tied box survives is the input order. Above about 100
+    elements PyTorch's default CPU sort is not stable, so a sort that only happens to keep
+    ties in order on small inputs fails here."""
+    stacks = torch.arange(40.0).repeat_interleave(5)[:, None] * 20
+    jitter = torch.rand(200, 4, generator=gen)
+    boxes = torch.cat([stacks + jitter[:, :2], stacks + 10 + jitter[:, 2:]], dim=1)
+    return boxes, torch.randint(1, 4, (200,), generator=gen) / 4
+
+
 def _nms_cases(seed: int) -> list[Case]:
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -152,14 +163,9 @@ def _nms_cases(seed: int) -> list[Case]:
         boxes = _clusters(rng, gen, threshold)
         scores = torch.rand(len(boxes), generator=gen)
         settings.append((f"{len(boxes)} boxes in clusters", boxes, scores, threshold))
-    # Many exact ties among overlapping boxes: which tied box survives is the input order.
-    # Above about 100 elements PyTorch's default CPU sort is not stable, so a sort that only
-    # happens to keep ties in order on small inputs fails here.
-    stacks = torch.arange(40.0).repeat_interleave(5)[:, None] * 20  # 40 stacks of 5 boxes
-    jitter = torch.rand(200, 4, generator=gen)
-    tied = torch.cat([stacks + jitter[:, :2], stacks + 10 + jitter[:, 2:]], dim=1)
+    tied, scores = _tied_stacks(gen)
     settings.append(("200 boxes in stacks of 5 with three score values (exact ties)",
-                     tied, torch.randint(1, 4, (200,), generator=gen) / 4, 0.3))  # fmt: skip
+                     tied, scores, 0.3))  # fmt: skip
     return [
         Case(f"{text}: boxes {tuple(boxes.shape)}, iou_threshold={threshold}",
              (boxes, scores, threshold), {}, _nms_reference(boxes, scores, threshold))
@@ -569,12 +575,9 @@ def _batched_nms_cases(seed: int) -> list[Case]:
         classes = torch.randint(0, rng.randint(2, 4), (len(boxes),), generator=gen)
         settings.append((f"{len(boxes)} boxes in clusters, {int(classes.max()) + 1} classes",
                          boxes, scores, classes, threshold))  # fmt: skip
-    stacks = torch.arange(40.0).repeat_interleave(5)[:, None] * 20
-    jitter = torch.rand(200, 4, generator=gen)
-    tied = torch.cat([stacks + jitter[:, :2], stacks + 10 + jitter[:, 2:]], dim=1)
+    tied, scores = _tied_stacks(gen)
     settings.append(("200 boxes in stacks of 5, two classes, three score values (exact ties)",
-                     tied, torch.randint(1, 4, (200,), generator=gen) / 4,
-                     torch.randint(0, 2, (200,), generator=gen), 0.3))  # fmt: skip
+                     tied, scores, torch.randint(0, 2, (200,), generator=gen), 0.3))  # fmt: skip
     return [
         Case(f"{text}: boxes {tuple(boxes.shape)}, iou_threshold={threshold}",
              (boxes, scores, classes, threshold), {},
