@@ -45,6 +45,7 @@ class PageReport:
     untypeset: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
     extra_search_boxes: int = 0  # search fields shown beyond the first
+    phone_overflow: int = 0  # pixels the page scrolls sideways at a phone's width
     dead_controls: list[str] = field(default_factory=list)
     explorers: int = 0
     transferred: int = 0  # bytes of every local response, gzip-compressed as Pages serves them
@@ -92,6 +93,13 @@ def pages(html: Path) -> list[str]:
     )
 
 
+PHONE = {"width": 390, "height": 844}  # an iPhone 12 to 14, in CSS pixels
+MATHJAX_DONE = (
+    "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+    " ? MathJax.startup.promise.then(() => true) : true"
+)
+
+
 @functools.cache
 def gzipped_size(path: Path) -> int:
     """What a file weighs on the wire from a server that compresses (GitHub Pages does)."""
@@ -102,8 +110,9 @@ def visit(
     browser, base: str, path: str, screenshots: Path | None = None, root: Path | None = None
 ) -> PageReport:
     """Load one page, wait until MathJax has finished, and report what went wrong; move
-    the controls of its explorers, after saving a picture of each in `screenshots`. With
-    `root` (the served folder), also weigh everything the page loaded."""
+    the controls of its explorers, after saving a picture of each in `screenshots`, with
+    the page's top on a desktop and on a phone. With `root` (the served folder), also
+    weigh everything the page loaded."""
     report = PageReport()
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
     loaded: set[str] = set()
@@ -129,10 +138,7 @@ def visit(
         lambda r: r.status >= 400 and report.failed_requests.append(f"{r.status} {r.url}"),
     )
     page.goto(f"{base}/{path}", wait_until="load")
-    page.evaluate(
-        "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
-        " ? MathJax.startup.promise.then(() => true) : true"
-    )
+    page.evaluate(MATHJAX_DONE)
     page.wait_for_load_state("networkidle")
     found = page.evaluate(PAGE_CHECKS)
     report.overflowing = found["overflowing"]
@@ -145,7 +151,22 @@ def visit(
         name = path.removesuffix(".html").replace("/", "-")
         explorers.nth(n).screenshot(path=str(screenshots / f"{name}-explorer-{n}.png"))
     report.dead_controls = page.evaluate(EXPLORER_CHECKS)
+    if screenshots:
+        name = path.removesuffix(".html").replace("/", "-")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=str(screenshots / f"{name}-desktop.png"))
     page.close()
+    phone = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    phone.route("**/*", route)
+    phone.goto(f"{base}/{path}", wait_until="load")
+    phone.evaluate(MATHJAX_DONE)
+    phone.wait_for_load_state("networkidle")
+    report.phone_overflow = phone.evaluate(
+        "() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth)"
+    )
+    if screenshots:
+        phone.screenshot(path=str(screenshots / f"{name}-phone.png"))
+    phone.close()
     if root is not None:
         files = {root / url.removeprefix(base).split("?")[0].split("#")[0].lstrip("/")
                  for url in loaded}  # fmt: skip

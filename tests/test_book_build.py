@@ -163,7 +163,9 @@ def test_every_page_reads_well_in_a_real_browser(html, browser):
     """Served locally, every page loads without a console error, a failed request or a
     request leaving the machine; MathJax typesets every formula; every image loads; no
     code line is clipped at the right edge; every control of every explorer changes its
-    figure with no kernel behind the page. Pictures of the explorers go to SCREENSHOTS."""
+    figure with no kernel behind the page; at a phone's width no page scrolls sideways.
+    Pictures of every page (its top on a desktop and on a phone) and of every explorer go
+    to SCREENSHOTS."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     problems, explorers, weights = {}, {}, {}
     with serve(html) as base:
