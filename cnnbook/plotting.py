@@ -136,6 +136,11 @@ def draw_boxes(
     return fig
 
 
+# Box colours by class, bright enough on the generated scenes' backgrounds; the true boxes
+# are white and dashed.
+CLASS_COLORS = ("yellow", "cyan", "#ff66ff", "#7fff00", "orange")
+
+
 def show_detections(
     images: torch.Tensor,
     rows: dict[str, Sequence[dict[str, torch.Tensor]]],
@@ -144,10 +149,13 @@ def show_detections(
     truth: Sequence[dict[str, torch.Tensor]] | None = None,
 ) -> Figure:
     """Scenes in columns and one row per entry of `rows` (its name on the left), each a
-    list of per-image detections {"boxes", "labels"} with optional "scores". True boxes,
-    when given, are drawn dashed in white under every row."""
+    list of per-image detections {"boxes", "labels"} with optional "scores". Every class
+    has its colour, named in the legend; only a row with scores writes them next to its
+    boxes, since raw detections pile up and their labels would overlap. True boxes, when
+    given, are drawn dashed in white under every row."""
     n = len(images)
-    fig, axes = plt.subplots(len(rows), n, figsize=(2.3 * n, 2.4 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(2.3 * n, 2.4 * len(rows) + 0.3),
+                             squeeze=False)  # fmt: skip
     for i, (name, detections) in enumerate(rows.items()):
         for j in range(n):
             ax = axes[i, j]
@@ -155,15 +163,20 @@ def show_detections(
             if truth is not None:
                 add_boxes(ax, truth[j]["boxes"], color="white", ls="--", lw=1)
             found = detections[j]
-            texts = [
-                class_names[int(label) - 1]
-                + (f" {float(found['scores'][k]):.2f}" if "scores" in found else "")
-                for k, label in enumerate(found["labels"])
-            ]
-            add_boxes(ax, found["boxes"], texts)
+            for k, label in enumerate(found["labels"].tolist()):
+                scored = "scores" in found
+                add_boxes(ax, found["boxes"][k : k + 1],
+                          [f"{float(found['scores'][k]):.2f}"] if scored else None,
+                          color=CLASS_COLORS[(label - 1) % len(CLASS_COLORS)])  # fmt: skip
             ax.set(xticks=[], yticks=[], xlim=(-0.5, images.shape[-1] - 0.5),
                    ylim=(images.shape[-2] - 0.5, -0.5))  # fmt: skip
         axes[i, 0].set_ylabel(name)
+    handles = [plt.Line2D([], [], color=CLASS_COLORS[c % len(CLASS_COLORS)], lw=2, label=name)
+               for c, name in enumerate(class_names)]  # fmt: skip
+    if truth is not None:
+        handles.append(plt.Line2D([], [], color="grey", ls="--", lw=1, label="true box"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9,
+               frameon=False)  # fmt: skip
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

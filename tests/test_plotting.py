@@ -52,8 +52,12 @@ def test_show_detections_one_row_per_detector_truth_dashed_under_each():
     fig = show_detections(torch.rand(3, 3, 16, 16), {"raw": found, "kept": truth}, "t",
                           ("circle", "square"), truth)  # fmt: skip
     assert len(fig.axes) == 6 and fig.axes[0].get_ylabel() == "raw"
-    assert [t.get_text() for t in fig.axes[0].texts] == ["square 0.90", "circle 0.25"]
-    assert [t.get_text() for t in fig.axes[3].texts] == ["square"]
+    # a scored row writes the scores in its boxes' class colours; an unscored row, where
+    # raw detections pile up, writes nothing, and the legend names the colours
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0.90", "0.25"]
+    assert [t.get_color() for t in fig.axes[0].texts] == ["cyan", "yellow"]
+    assert len(fig.axes[3].texts) == 0
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["circle", "square", "true box"]
     assert sum(p.get_linestyle() == "--" for p in fig.axes[0].patches) == 1
 
 
