@@ -409,36 +409,37 @@ def _random_scene(gen, count, image_size, num_classes):
     return boxes, torch.randint(1, num_classes + 1, (count,), generator=gen)
 
 
+def _ids(*values: int) -> torch.Tensor:
+    """Class labels as the exercises take them: an int64 tensor."""
+    return torch.tensor(values, dtype=torch.long)
+
+
 def _yolo_cases(seed: int) -> list[Case]:
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
     t = torch.tensor
-
-    def labels(*ids):
-        return t(ids, dtype=torch.long)
-
     settings = [
-        ("one box", t([[100.0, 150, 220, 300]]), labels(12), 7, 20, 448),
+        ("one box", t([[100.0, 150, 220, 300]]), _ids(12), 7, 20, 448),
         ("boxes in different cells",
          t([[10.0, 10, 50, 40], [300, 20, 440, 100], [150, 200, 260, 330], [5, 380, 60, 440]]),
-         labels(1, 20, 7, 3), 7, 20, 448),
+         _ids(1, 20, 7, 3), 7, 20, 448),
         ("two centres in one cell, the later box larger (it replaces the first)",
-         t([[70.0, 70, 110, 110], [66, 66, 120, 120]]), labels(2, 5), 7, 20, 448),
+         t([[70.0, 70, 110, 110], [66, 66, 120, 120]]), _ids(2, 5), 7, 20, 448),
         ("two centres in one cell, the first box larger (it stays)",
-         t([[66.0, 66, 120, 120], [70, 70, 110, 110]]), labels(2, 5), 7, 20, 448),
+         t([[66.0, 66, 120, 120], [70, 70, 110, 110]]), _ids(2, 5), 7, 20, 448),
         ("two centres in one cell with equal areas (the first stays)",
-         t([[80.0, 88, 88, 120], [76, 96, 92, 112]]), labels(4, 9), 7, 20, 448),
+         t([[80.0, 88, 88, 120], [76, 96, 92, 112]]), _ids(4, 9), 7, 20, 448),
         ("a centre exactly on a cell boundary (it belongs to the cell after it)",
-         t([[32.0, 96, 96, 160]]), labels(6), 7, 20, 448),
+         t([[32.0, 96, 96, 160]]), _ids(6), 7, 20, 448),
         ("centres on the image's right and bottom edges (clamped to the last cell)",
          t([[448.0, 100, 448, 140], [200, 420, 260, 476], [420, 420, 476, 476]]),
-         labels(1, 2, 3), 7, 20, 448),
+         _ids(1, 2, 3), 7, 20, 448),
         ("a zero-area box alone in its cell, and one sharing a cell with a larger box",
          t([[200.0, 200, 200, 230], [10, 10, 10, 10], [5, 5, 30, 30]]),
-         labels(8, 1, 2), 7, 20, 448),
+         _ids(8, 1, 2), 7, 20, 448),
         ("no boxes", torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), 7, 20, 448),
         ("S = 1: every centre in the one cell",
-         t([[10.0, 10, 50, 60], [20, 30, 90, 95], [0, 0, 30, 40]]), labels(1, 3, 2), 1, 3, 100),
+         t([[10.0, 10, 50, 60], [20, 30, 90, 95], [0, 0, 30, 40]]), _ids(1, 3, 2), 1, 3, 100),
     ]  # fmt: skip
     for grid, classes, size in ((8, 5, 256), (7, 20, 448), (5, 3, 320), (6, 4, 300)):
         boxes, ids = _random_scene(gen, rng.randint(3, 12), size, classes)
@@ -548,24 +549,20 @@ def _batched_nms_cases(seed: int) -> list[Case]:
     rng = random.Random(seed)
     gen = torch.Generator().manual_seed(seed)
     t = torch.tensor
-
-    def ids(*values):
-        return t(values, dtype=torch.long)
-
     same = [[4.0, 4, 14, 14]] * 3
     # Far apart in one image but equal after a fixed shift of 1000 per class: an offset
     # smaller than the coordinates makes classes collide.
     far = t([[1500.0, 1500, 1600, 1600], [500, 500, 600, 600], [520, 500, 620, 600]])
     settings = [
         ("identical boxes of three classes (a box suppresses only its own class)",
-         t(same), t([0.9, 0.8, 0.7]), ids(0, 1, 2), 0.5),
-        ("identical boxes, two of one class", t(same), t([0.6, 0.9, 0.8]), ids(1, 0, 1), 0.5),
+         t(same), t([0.9, 0.8, 0.7]), _ids(0, 1, 2), 0.5),
+        ("identical boxes, two of one class", t(same), t([0.6, 0.9, 0.8]), _ids(1, 0, 1), 0.5),
         ("class ids that are not 0..K-1", _crowd(gen, 6, 0.5),
-         t([0.3, 0.5, 0.9, 0.1, 0.7, 0.6]), ids(7, 3, 12, 7, 3, 7), 0.5),
-        ("coordinates beyond 1000", far, t([0.9, 0.8, 0.7]), ids(0, 1, 1), 0.5),
+         t([0.3, 0.5, 0.9, 0.1, 0.7, 0.6]), _ids(7, 3, 12, 7, 3, 7), 0.5),
+        ("coordinates beyond 1000", far, t([0.9, 0.8, 0.7]), _ids(0, 1, 1), 0.5),
         ("tied scores across classes (equal scores keep their input order)",
          t([[0.0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [30, 30, 40, 40]]),
-         t([0.5, 0.5, 0.5, 0.5]), ids(1, 1, 0, 1), 0.5),
+         t([0.5, 0.5, 0.5, 0.5]), _ids(1, 1, 0, 1), 0.5),
         ("no boxes (an empty int64 tensor)", torch.zeros(0, 4), torch.zeros(0),
          torch.zeros(0, dtype=torch.long), 0.5),
     ]  # fmt: skip
