@@ -80,10 +80,8 @@ def test_an_explorer_starts_at_the_figure_it_replaces(cell, name):
     defaults = _explorer_defaults(module, name)
     assert defaults, f"{name} wires no controls"
     for key, value in settings.items():
-        if key in defaults:
-            assert _same(defaults[key], value), f"{name}: {key} starts at {defaults[key]!r}"
-        else:
-            assert key in ("length", "depth"), f"{name}: the figure sets {key}, no control does"
+        assert key in defaults, f"{name}: the figure sets {key}, no control does"
+        assert _same(defaults[key], value), f"{name}: {key} starts at {defaults[key]!r}"
     assert "remove-output" in cell.metadata.get("tags", []), "the page would show it twice"
 
 
