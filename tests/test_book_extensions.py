@@ -2,6 +2,7 @@
 figures as lossless WebP, failures stated in words, the grader's outputs rendered."""
 
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -85,3 +86,24 @@ def test_the_gradebook_and_feedback_render_as_html(tmp_path):
     feedback = feedback_html(tmp_path / "f.md")._repr_html_()
     assert "<h4>Feedback: ann</h4>" in feedback and "<strong>3 / 12</strong>" in feedback
     assert "<h5>✗ <code>conv</code></h5>" in feedback and "<li>why</li>" in feedback
+
+
+def test_a_page_without_a_widget_view_loads_no_widget_embedder():
+    from docutils import nodes
+    from docutils.utils import new_document
+    from page_scripts import WIDGET_VIEW, drop_unused_widget_state
+
+    def page_with(raw_text):
+        doctree = new_document("page")
+        doctree += nodes.raw("", raw_text, format="html")
+
+        files = {"ipywidgets_state": (None, {}), "ipywidgets_0": ("require.js", {}),
+                 "other": ("x.js", {})}  # fmt: skip
+        app = SimpleNamespace(env=SimpleNamespace(docname="page",
+                                                  nb_metadata={"page": {"js_files": files}}))  # fmt: skip
+        drop_unused_widget_state(app, doctree)
+        return set(files)
+
+    assert page_with('<div class="static-explorer"></div>') == {"other"}
+    shown = f'<script type="{WIDGET_VIEW}">{{}}</script>'
+    assert page_with(shown) == {"ipywidgets_state", "ipywidgets_0", "other"}
