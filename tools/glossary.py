@@ -130,7 +130,7 @@ def _protected_spans(text: str) -> list[tuple[int, int]]:
     spans = [m.span() for m in PROTECTED.finditer(text)]
     offset = 0
     for line in text.splitlines(keepends=True):  # headings and directive lines
-        if line.lstrip().startswith(("#", ":::", "```")) or line.lstrip().startswith(":"):
+        if line.lstrip().startswith(("#", ":", "```")):
             spans.append((offset, offset + len(line)))
         offset += len(line)
     return spans
