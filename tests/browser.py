@@ -34,6 +34,28 @@ PAGE_CHECKS = """() => ({
 })"""
 
 
+# Every figure's smallest text as shown (its height in the image, `data-text-px`, scaled
+# by the width the image is displayed at), with the figures that carry no measure; images
+# load eagerly first, since a lazy one below the fold has no size yet.
+FIGURE_TEXT_CHECKS = """async (minimum) => {
+  const figures = [...document.querySelectorAll('div.cell_output img, .static-explorer img')];
+  for (const image of figures) {
+    image.loading = 'eager';
+    try { await image.decode(); } catch (error) { /* a broken image is reported elsewhere */ }
+  }
+  const name = (image) => image.getAttribute('src').split('/').pop().slice(0, 40);
+  const shown = figures.filter((image) => image.naturalWidth > 0 && image.clientWidth > 0);
+  return {
+    small: shown.filter((image) => image.dataset.textPx)
+      .map((image) => [name(image), image.dataset.textPx * image.clientWidth / image.naturalWidth])
+      .filter(([, px]) => px < minimum)
+      .map(([file, px]) => `${file}: ${px.toFixed(1)} px`),
+    unmeasured: shown.filter((image) => !image.dataset.textPx).map(name),
+  };
+}"""
+MIN_TEXT_PX = 9  # the smallest figure text a reader can read, in CSS pixels
+
+
 @dataclass
 class PageReport:
     """What a page did in the browser that a reader would notice or a server would see."""
@@ -47,6 +69,9 @@ class PageReport:
     extra_search_boxes: int = 0  # search fields shown beyond the first
     phone_overflow: int = 0  # pixels the page scrolls sideways at a phone's width
     dead_controls: list[str] = field(default_factory=list)
+    small_figure_text: list[str] = field(default_factory=list)  # desktop: "file: px"
+    small_figure_text_phone: list[str] = field(default_factory=list)
+    unmeasured_figures: list[str] = field(default_factory=list)  # no text size recorded
     explorers: int = 0
     transferred: int = 0  # bytes of every local response, gzip-compressed as Pages serves them
 
@@ -145,6 +170,8 @@ def visit(
     report.untypeset = found["untypeset"]
     report.broken_images = found["broken_images"]
     report.extra_search_boxes = max(found["search_boxes"] - 1, 0)
+    text = page.evaluate(FIGURE_TEXT_CHECKS, MIN_TEXT_PX)
+    report.small_figure_text, report.unmeasured_figures = text["small"], text["unmeasured"]
     explorers = page.locator(".static-explorer")
     report.explorers = explorers.count()
     for n in range(report.explorers if screenshots else 0):
@@ -161,6 +188,7 @@ def visit(
     phone.goto(f"{base}/{path}", wait_until="load")
     phone.evaluate(MATHJAX_DONE)
     phone.wait_for_load_state("networkidle")
+    report.small_figure_text_phone = phone.evaluate(FIGURE_TEXT_CHECKS, MIN_TEXT_PX)["small"]
     report.phone_overflow = phone.evaluate(
         "() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth)"
     )

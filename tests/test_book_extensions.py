@@ -5,8 +5,9 @@ import sys
 from types import SimpleNamespace
 
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
+from cnnbook.figure_text import TEXT_KEY
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
@@ -49,7 +50,9 @@ def test_figures_become_lossless_webp_with_the_same_pixels(tmp_path):
     images.mkdir()
     pages.mkdir()
     smooth = np.linspace(0, 255, 200 * 300 * 3).reshape(200, 300, 3).astype(np.uint8)
-    Image.fromarray(smooth).save(images / "plot.png")
+    text_chunk = PngImagePlugin.PngInfo()
+    text_chunk.add_text(TEXT_KEY, "12.50")
+    Image.fromarray(smooth).save(images / "plot.png", pnginfo=text_chunk)
     page = pages / "p.html"
     page.write_text('<img src="../_images/plot.png"><img src="../_images/other.png">')
 
@@ -65,7 +68,7 @@ def test_figures_become_lossless_webp_with_the_same_pixels(tmp_path):
     with Image.open(webp) as a, Image.open(images / "plot.png") as b:
         assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")))
     text = page.read_text()
-    assert 'src="../_images/plot.webp"' in text
+    assert '<img data-text-px="12.50" src="../_images/plot.webp">' in text
     assert 'src="../_images/other.png"' in text  # not a figure of this build: left alone
 
 
