@@ -2,6 +2,7 @@
 
 import ast
 import re
+import sys
 
 import nbformat
 import pytest
@@ -61,6 +62,26 @@ def test_no_cell_shows_a_stray_glued_value(path):
     cells = nbformat.read(path, as_version=4).cells
     stray = [i for i, c in enumerate(cells) if c.cell_type == "code" and _ends_in_a_bare_glue(c.source)]
     assert not stray, f"cells {stray} end in a bare glue(...) call"
+
+
+MAX_SHOWN_LINES = 30  # about what a page shows beside its prose without scrolling
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_code_cell_is_longer_than_a_reader_can_follow(path):
+    """A cell the page shows (glue-only lines left out, book/_ext/quiet_glue.py) over
+    MAX_SHOWN_LINES lines asks the reader to hold too much at once: split it where the
+    prose can explain each part."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    from quiet_glue import without_glue
+
+    long = {
+        i: shown
+        for i, c in enumerate(nbformat.read(path, as_version=4).cells)
+        if c.cell_type == "code" and "remove-input" not in c.metadata.get("tags", [])
+        if (shown := without_glue(c.source).count("\n") + 1) > MAX_SHOWN_LINES
+    }
+    assert not long, f"cells shown with more than {MAX_SHOWN_LINES} lines: {long}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
