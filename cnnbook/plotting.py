@@ -9,6 +9,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+# The book's text column is 688 CSS pixels wide: at the figures' 100 dpi, 6.8 inches. A
+# figure no wider is shown at its own size, so 7-point text stays 9.7 pixels tall on the
+# page; a wider one is scaled down, its text with it (tests/browser.py measures this).
+COLUMN_INCHES = 6.8
+
 
 def as_image(tensor: torch.Tensor) -> np.ndarray:
     """(C, H, W) or (H, W) tensor, on any device -> (H, W) or (H, W, 3) array for `imshow`."""
@@ -35,8 +40,9 @@ def show_images(
     out the rest.
     """
     n = len(images)
-    cols = cols or n
+    cols = cols or min(n, 3)
     rows = -(-n // cols)
+    size = min(size, COLUMN_INCHES / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows + 0.4), squeeze=False)
     for index, ax in enumerate(axes.flat):
         if index >= n:
@@ -74,9 +80,13 @@ def draw_kernel(ax: plt.Axes, weights: torch.Tensor, title: str) -> None:
 
 
 def show_kernels(kernels: dict[str, torch.Tensor], suptitle: str = "Kernels") -> Figure:
-    """A row of kernels drawn by `draw_kernel`, titled by their names."""
-    fig, axes = plt.subplots(1, len(kernels), figsize=(2.2 * len(kernels), 2.6), squeeze=False)
-    for ax, (name, weights) in zip(axes[0], kernels.items(), strict=True):
+    """Kernels drawn by `draw_kernel`, titled by their names, three to a row."""
+    cols = min(len(kernels), 3)
+    rows = -(-len(kernels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.5 * rows + 0.3), squeeze=False)
+    for ax in axes.flat[len(kernels):]:
+        ax.axis("off")
+    for ax, (name, weights) in zip(axes.flat, kernels.items(), strict=False):
         draw_kernel(ax, weights, name)
     fig.suptitle(suptitle)
     fig.tight_layout()
@@ -85,7 +95,7 @@ def show_kernels(kernels: dict[str, torch.Tensor], suptitle: str = "Kernels") ->
 
 def plot_history(history: dict[str, list[float]], title: str = "Training history") -> Figure:
     """Loss and accuracy per epoch, train next to validation, on two labelled panels."""
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(COLUMN_INCHES, 3.0))
     for key, values in history.items():
         if not values:
             continue
@@ -154,7 +164,8 @@ def show_detections(
     boxes, since raw detections pile up and their labels would overlap. True boxes, when
     given, are drawn dashed in white under every row."""
     n = len(images)
-    fig, axes = plt.subplots(len(rows), n, figsize=(2.3 * n, 2.4 * len(rows) + 0.3),
+    side = min(2.3, (COLUMN_INCHES - 0.3) / n)  # the row names take 0.3 inches
+    fig, axes = plt.subplots(len(rows), n, figsize=(side * n + 0.3, (side + 0.1) * len(rows) + 0.5),
                              squeeze=False)  # fmt: skip
     for i, (name, detections) in enumerate(rows.items()):
         for j in range(n):
@@ -175,8 +186,8 @@ def show_detections(
                for c, name in enumerate(class_names)]  # fmt: skip
     if truth is not None:
         handles.append(plt.Line2D([], [], color="grey", ls="--", lw=1, label="true box"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9,
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
                frameon=False)  # fmt: skip
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

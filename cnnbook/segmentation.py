@@ -20,6 +20,7 @@ from torch import nn
 
 from cnnbook.data import Batches
 from cnnbook.metrics import confusion_matrix, iou_per_class, pixel_accuracy
+from cnnbook.plotting import COLUMN_INCHES
 from cnnbook.runtime import progress_bar
 
 # background, circle, square, triangle: dark grey and three colours that differ in print
@@ -125,8 +126,9 @@ def show_segmentations(
     """Scenes in the first row, then one row of masks per entry of `rows` (its name on
     the left), in the chapter's palette with a legend."""
     n = len(images)
-    fig, axes = plt.subplots(1 + len(rows), n, figsize=(1.9 * n, 1.9 * (1 + len(rows))),
-                             squeeze=False)  # fmt: skip
+    side = min(1.9, (COLUMN_INCHES - 0.3) / n)  # the row names take 0.3 inches
+    height = side * (1 + len(rows)) + 0.4
+    fig, axes = plt.subplots(1 + len(rows), n, figsize=(side * n + 0.3, height), squeeze=False)
     for j in range(n):
         axes[0, j].imshow(images[j].permute(1, 2, 0).clamp(0, 1).numpy())
         for i, masks in enumerate(rows.values(), start=1):
@@ -137,7 +139,8 @@ def show_segmentations(
     for i, name in enumerate(["scene", *rows]):
         axes[i, 0].set_ylabel(name)
     handles = [plt.Rectangle((0, 0), 1, 1, color=PALETTE(k)) for k in range(len(class_names))]
-    fig.legend(handles, class_names, loc="lower center", ncol=len(class_names), frameon=False)
-    fig.suptitle(title)
+    fig.legend(handles, class_names, loc="lower center", ncol=len(class_names), frameon=False,
+               fontsize=9)  # fmt: skip
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

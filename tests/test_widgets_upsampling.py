@@ -31,7 +31,7 @@ def test_render_shows_the_size_pytorch_computes_and_the_overlap(kernel_size, str
 def test_checkerboard_is_named_in_the_count_title():
     uneven = render_transposed_conv_explorer(IMAGE, 3, 2).axes[1].get_title()
     even = render_transposed_conv_explorer(IMAGE, 2, 2).axes[1].get_title()
-    assert uneven == "overlap counts: 1 to 4" and even == "overlap counts: 1 to 1 (even)"
+    assert uneven == "overlap counts:\n1 to 4" and even == "overlap counts:\n1 to 1 (even)"
 
 
 def test_an_empty_output_is_a_value_error():

@@ -47,7 +47,7 @@ def render_activation_explorer(activation: str = "sigmoid", depth: int = 20) -> 
     x = torch.linspace(-5, 5, 401, requires_grad=True)
     y = ACTIVATIONS[activation](x)
     (dy,) = torch.autograd.grad(y.sum(), x)
-    fig, (ax_f, ax_g) = plt.subplots(1, 2, figsize=(11, 3.9))
+    fig, (ax_f, ax_g) = plt.subplots(1, 2, figsize=(6.8, 3.2))
     ax_f.plot(x.detach(), y.detach(), label=f"{activation}(x)")
     ax_f.plot(x.detach(), dy, "--", label="derivative")
     ax_f.axhline(0, color="grey", lw=0.5)

@@ -163,8 +163,9 @@ def layer_table_html(name: str) -> str:
 
 
 def render_architecture_explorer(model: str = "ResNet-18", log_scale: bool = True) -> Figure:
-    """Parameters per stage (left) and, along the table's rows, the receptive field and
-    the feature maps' height (right); the title gives the totals for one input."""
+    """Parameters per stage (top) and, along the table's rows, the receptive field and
+    the feature maps' height (below, the full width: it names every row); the title gives
+    the totals for one input."""
     rows = architecture_rows(model)
     _, input_shape = _lookup(model)
     stages = stage_parameters(rows)
@@ -172,7 +173,7 @@ def render_architecture_explorer(model: str = "ResNet-18", log_scale: bool = Tru
     scale = "log" if log_scale else "linear"
 
     fig, (ax_params, ax_field) = plt.subplots(
-        1, 2, figsize=(12, 4.4), gridspec_kw={"width_ratios": [1, 1.5]}
+        2, 1, figsize=(6.8, 7.2), gridspec_kw={"height_ratios": [1, 1.25]}
     )
     positions = range(len(stages))
     bars = ax_params.bar(positions, list(stages.values()), color="tab:blue")
@@ -181,7 +182,7 @@ def render_architecture_explorer(model: str = "ResNet-18", log_scale: bool = Tru
         if not n:  # no bar to label (a pooling stage); a log axis has no 0 to put one on
             ax_params.annotate("0", (x, 0), xycoords=("data", "axes fraction"), xytext=(0, 2),
                                textcoords="offset points", ha="center", fontsize=7)  # fmt: skip
-    ax_params.set_xticks(list(positions), list(stages), rotation=45, ha="right", fontsize=8)
+    ax_params.set_xticks(list(positions), list(stages), fontsize=8)
     ax_params.set_yscale(scale)
     ax_params.set(xlabel="stage", ylabel="parameters", title="Parameters per stage")
     ax_params.margins(y=0.15)
@@ -201,7 +202,7 @@ def render_architecture_explorer(model: str = "ResNet-18", log_scale: bool = Tru
     if first_global is not None:
         ax_field.axvspan(first_global - 0.5, len(shown) + 0.5, color="tab:green", alpha=0.1,
                          label="sees the whole image")  # fmt: skip
-    ax_field.set_xticks(index, [row.name for row in shown], rotation=90, fontsize=6)
+    ax_field.set_xticks(index, [row.name for row in shown], rotation=90, fontsize=7)
     ax_field.set_xlim(0.5, len(shown) + 0.5)
     ax_field.set_yscale(scale)
     ax_field.set(
@@ -211,7 +212,7 @@ def render_architecture_explorer(model: str = "ResNet-18", log_scale: bool = Tru
     )
     ax_field.grid(alpha=0.3)
     ax_field.legend(fontsize=7)
-    fig.suptitle(_title(model, rows))
+    fig.suptitle(_title(model, rows), fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -51,7 +51,7 @@ def render_kernel_explorer(
     h, w = image.shape[-2:]
 
     fig, (ax_in, ax_k, ax_out) = plt.subplots(
-        1, 3, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 0.55, 1]}
+        1, 3, figsize=(6.8, 3.0), gridspec_kw={"width_ratios": [1, 0.7, 1]}
     )
     ax_in.imshow(image[0].numpy(), cmap="gray")
     for i in range(3):  # the taps of the kernel at the top-left output position
@@ -72,7 +72,7 @@ def render_kernel_explorer(
     ax_in.set(
         xlim=(-padding - 1, w + padding),
         ylim=(h + padding, -padding - 1),
-        title=f"input {h}×{w} (orange: kernel taps)",
+        title=f"input {h}×{w}\n(orange: kernel taps)",
         xlabel="x (pixels)",
         ylabel="y (pixels)",
     )

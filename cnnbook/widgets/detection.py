@@ -63,8 +63,9 @@ def _show_image(ax: plt.Axes, image: torch.Tensor) -> tuple[int, int]:
 
 
 def _legend_below(ax: plt.Axes, handles: list, columns: int, fontsize: int = 8) -> None:
-    """A frameless legend under the axis, so it never hides boxes on the image."""
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09),
+    """A frameless legend under the axis, so it never hides boxes on the image; its gap
+    (in font sizes) clears the tick labels and the axis label at any figure size."""
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), borderaxespad=3.4,
               ncol=min(len(handles), columns), fontsize=fontsize, frameon=False)  # fmt: skip
 
 
@@ -106,7 +107,7 @@ def render_nms_explorer(
     def name(label: int) -> str:
         return class_names[label - 1] if 1 <= label <= len(class_names) else f"class {label}"
 
-    fig, (ax_before, ax_after) = plt.subplots(1, 2, figsize=(10, 6.4), layout="constrained")
+    fig, (ax_before, ax_after) = plt.subplots(1, 2, figsize=(6.8, 5.0), layout="constrained")
     height, _ = _show_image(ax_before, image)
     _show_image(ax_after, image)
     for ax in (ax_before, ax_after):
@@ -137,12 +138,14 @@ def render_nms_explorer(
             clip_on=True,
         )
     ax_before.set_title(
-        f"before NMS: {len(boxes)} boxes with score ≥ {score_threshold:.2f}\n"
-        "(more opaque = higher score)"
+        f"before NMS: {len(boxes)} boxes, score ≥ {score_threshold:.2f}\n"
+        "(more opaque = higher score)",
+        fontsize=9,
     )
     ax_after.set_title(
-        f"after NMS (IoU > {iou_threshold:.2f} suppressed): {len(keep)} kept\n"
-        f"(solid: kept, dashed: {len(boxes) - len(keep)} suppressed)"
+        f"after NMS (IoU > {iou_threshold:.2f} suppressed)\n"
+        f"solid: {len(keep)} kept, dashed: {len(boxes) - len(keep)} suppressed",
+        fontsize=9,
     )
     # A legend under each panel. The figure is taller than the two square images need:
     # with no spare height, constrained layout lets their titles run into the suptitle.
@@ -153,8 +156,9 @@ def render_nms_explorer(
         Line2D([], [], color="grey", lw=0.8, ls="--", label="suppressed"),
     ]
     for ax, handles in ((ax_before, classes_shown + target), (ax_after, styles + target)):
-        _legend_below(ax, handles, columns=4, fontsize=9)
-    fig.suptitle("Non-maximum suppression, class by class (as torchvision's batched_nms)")
+        _legend_below(ax, handles, columns=3)
+    fig.suptitle("Non-maximum suppression, class by class (as torchvision's batched_nms)",
+                 fontsize=10)  # fmt: skip
     return fig
 
 
@@ -236,7 +240,7 @@ def render_anchor_explorer(
 
     panels = 1 if targets is None else 2
     fig, axes = plt.subplots(
-        1, panels, figsize=(5.6 * panels, 6.9), squeeze=False, layout="constrained"
+        1, panels, figsize=(3.4 * panels, 4.9), squeeze=False, layout="constrained"
     )
     ax = axes[0, 0]
     _show_image(ax, image)
@@ -269,12 +273,12 @@ def render_anchor_explorer(
         )
         for r, q in enumerate(aspect_ratios)
     ]
-    _legend_below(ax, handles, columns=3)
+    _legend_below(ax, handles, columns=2)
     ax.set_title(
-        f"anchors of location ({i}, {j}) at pixel ({j * stride}, {i * stride}), sizes "
-        f"{', '.join(f'{s:g}' for s in sizes)}\n"
-        "dots: locations, at each cell's top-left corner (torchvision)",
-        fontsize=10,
+        f"anchors of location ({i}, {j}) at pixel ({j * stride}, {i * stride}),\n"
+        f"sizes {', '.join(f'{s:g}' for s in sizes)}; dots: locations, at each\n"
+        "cell's top-left corner (torchvision)",
+        fontsize=9,
     )
 
     if targets is not None:
@@ -291,20 +295,21 @@ def render_anchor_explorer(
         _draw_targets(ax_labels, targets)
         counts = [int((labels == v).sum()) for v in (1, 0, -1)]
         ax_labels.set_title(
-            f"anchor labels: {counts[0]} positive, {counts[1]} negative, {counts[2]} ignored\n"
-            f"(positive: IoU ≥ {positive_iou:g} or a target's best; "
-            f"negative: IoU < {negative_iou:g})",
-            fontsize=10,
+            f"anchor labels: {counts[0]} positive, {counts[1]} negative,\n{counts[2]} ignored "
+            f"(positive: IoU ≥ {positive_iou:g} or a\ntarget's best; negative: IoU < "
+            f"{negative_iou:g})",
+            fontsize=9,
         )
         handles = [
             Line2D([], [], color="tab:green", lw=2, label="positive"),
             Line2D([], [], color="tab:orange", lw=1, ls="--", label="ignored"),
             Line2D([], [], label="target", **TARGET_STYLE),
         ]
-        _legend_below(ax_labels, handles, columns=3)
+        _legend_below(ax_labels, handles, columns=2)
     fig.suptitle(
         f"stride {stride}: {rows} × {cols} locations × {per_location} anchors "
-        f"= {len(anchors)} anchors"
+        f"= {len(anchors)} anchors",
+        fontsize=10,
     )
     return fig
 

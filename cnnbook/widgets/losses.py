@@ -36,7 +36,7 @@ def render_loss_explorer(target: int = 1, prediction: float = 0.05) -> Figure:
     probability, with the current prediction marked and its values in the legend."""
     curves = losses_and_gradients(target, GRID)
     here = losses_and_gradients(target, torch.tensor([prediction], dtype=torch.float64))
-    fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax_loss, ax_grad) = plt.subplots(1, 2, figsize=(6.8, 3.2))
     for (name, (loss, grad)), colour in zip(curves.items(), ("tab:blue", "tab:red"), strict=True):
         loss_here, grad_here = (float(v) for v in here[name])
         ax_loss.plot(GRID, loss, color=colour, label=f"{name}: {loss_here:.3g}")
@@ -45,11 +45,11 @@ def render_loss_explorer(target: int = 1, prediction: float = 0.05) -> Figure:
         ax_grad.plot([prediction], [grad_here], "o", color=colour)
     for ax in (ax_loss, ax_grad):
         ax.axvline(prediction, color="grey", ls=":")
-        ax.set_xlabel(f"predicted probability of class 1 (the target is {target})")
+        ax.set_xlabel(f"predicted probability of class 1\n(the target is {target})")
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     ax_loss.set(ylabel="loss", title="Loss", ylim=(0, 5))
-    ax_grad.set(ylabel="∂loss / ∂logit", title="Gradient that reaches the logit")
+    ax_grad.set(ylabel="∂loss / ∂logit", title="Gradient reaching the logit")
     fig.tight_layout()
     return fig
 

@@ -91,7 +91,7 @@ def render_optimizer_race(surface: str = "Rosenbrock", **settings: float) -> Fig
     ys = torch.linspace(*spec.ylim, 300, dtype=torch.float64)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     height = spec.loss(grid_x, grid_y)
-    fig, (ax_map, ax_loss) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax_map, ax_loss) = plt.subplots(1, 2, figsize=(6.8, 3.4))
     shifted = (height - height.min() + 1e-3).numpy()
     ax_map.contour(xs, ys, shifted, levels=np.geomspace(shifted.min(), shifted.max(), 25),
                    norm=LogNorm(), cmap="Greys", linewidths=0.6)  # fmt: skip
@@ -101,8 +101,8 @@ def render_optimizer_race(surface: str = "Rosenbrock", **settings: float) -> Fig
         ax_loss.plot(losses - float(height.min()) + 1e-12, lw=1.4, label=name)
     ax_map.plot(*spec.start, "ko", ms=5)
     ax_map.set(xlim=spec.xlim, ylim=spec.ylim, xlabel="$w_1$", ylabel="$w_2$",
-               title=f"{surface}: paths from the black dot")  # fmt: skip
-    ax_loss.set(yscale="log", xlabel="step", ylabel="loss above the grid's lowest value",
+               title=f"{surface}:\npaths from the black dot")  # fmt: skip
+    ax_loss.set(yscale="log", xlabel="step", ylabel="loss above the grid's lowest",
                 title="Progress")  # fmt: skip
     ax_loss.legend(fontsize=8, ncol=2)
     ax_loss.grid(alpha=0.3)

@@ -108,7 +108,7 @@ def render_regularization_lab(
     run = regularization_run(dropout, weight_decay, augment)
     base = regularization_run()
     epochs = range(1, len(run["train_loss"]) + 1)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(6.8, 3.4))
     for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         ax.plot(
             epochs,
@@ -123,7 +123,7 @@ def render_regularization_lab(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     ax_loss.set(yscale="log", title="Cross-entropy")
-    ax_acc.set(title=f"Accuracy (final validation {run['val_accuracy'][-1]:.1%})")
+    ax_acc.set(title=f"Accuracy (final validation\n{run['val_accuracy'][-1]:.1%})")
     setting = (
         f"dropout {dropout}, weight decay {weight_decay}, augmentation {'on' if augment else 'off'}"
     )

@@ -42,14 +42,14 @@ def render_transposed_conv_explorer(
     kernel = torch.ones(1, 1, kernel_size, kernel_size) * (stride / kernel_size) ** 2
     output = conv_transpose2d(image[None, None], kernel, None, stride, padding, 0, dilation)[0, 0]
 
-    fig, (ax_in, ax_count, ax_out) = plt.subplots(1, 3, figsize=(12, 4.2))
+    fig, (ax_in, ax_count, ax_out) = plt.subplots(1, 3, figsize=(6.8, 2.9))
     ax_in.imshow(image.numpy(), cmap="gray", vmin=0, vmax=1)
     ax_in.set(title=f"input {size}×{size}", xlabel="x (pixels)", ylabel="y (pixels)")
     shown = ax_count.imshow(counts.numpy(), cmap="magma", vmin=0)
     fig.colorbar(shown, ax=ax_count, fraction=0.046, label="kernel taps writing here")
     low, high = int(counts.min()), int(counts.max())
     ax_count.set(
-        title=f"overlap counts: {low} to {high}" + (" (even)" if low == high else ""),
+        title=f"overlap counts:\n{low} to {high}" + (" (even)" if low == high else ""),
         xlabel="x (output pixels)",
         ylabel="y (output pixels)",
     )
@@ -60,8 +60,9 @@ def render_transposed_conv_explorer(
         ylabel="y (output pixels)",
     )
     fig.suptitle(
-        f"kernel {kernel_size}, stride {stride}, padding {padding}, dilation {dilation}: "
-        f"({size} − 1)·{stride} − 2·{padding} + {dilation}·({kernel_size} − 1) + 1 = {out_size}"
+        f"kernel {kernel_size}, stride {stride}, padding {padding}, dilation {dilation}:\n"
+        f"({size} − 1)·{stride} − 2·{padding} + {dilation}·({kernel_size} − 1) + 1 = {out_size}",
+        fontsize=10,
     )
     fig.tight_layout()
     return fig
