@@ -57,3 +57,10 @@ UPSAMPLING = aten_operators(r"upsample")
 # recurrent cells and layers whose kernels compute a whole step (the composite ones are
 # named in Chapter 9 with the key to watch them at)
 RECURRENT = aten_operators(r"rnn|lstm|gru", exclude=r"flatten_weight")
+# attention computed by a fused kernel (every backend's, and the math fallback that
+# F.scaled_dot_product_attention dispatches to) or by a whole Transformer layer
+ATTENTION = aten_operators(
+    r"scaled_dot_product|_fused_sdp|flash_attention|efficient_attention|cudnn_attention"
+    r"|multi_head_attention|_transformer_encoder"
+)
+BINARY_CROSS_ENTROPY = aten_operators(r"binary_cross_entropy")
