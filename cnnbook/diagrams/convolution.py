@@ -69,7 +69,7 @@ def _draw_geometry(ax: Axes, origin: tuple[float, float], size: int, kernel: int
             if is_padding(r, c):
                 labels[(r, c)] = "0"  # zero padding: the cells hold zeros
     x0, y0 = origin
-    cells = grid(ax, origin, padded, padded, cell=cell, colors=colors, labels=labels, fontsize=6)
+    cells = grid(ax, origin, padded, padded, cell=cell, colors=colors, labels=labels, fontsize=7)
     _tag(cells, padded, lambda rc: prefix + ("padding" if is_padding(*rc) else "input")
          + ("+tap" if rc in taps else "") + f"@{rc[0]},{rc[1]}")  # fmt: skip
     out_colors = {(r, c): COLORS["conv"] for r in range(out) for c in range(out)}
@@ -131,7 +131,7 @@ def conv_geometry_panel(size: int = 7, kernel: int = 3,
     rows = (len(settings) + 1) // 2
     width, height = 2 * panel_w + 0.2, rows * panel_h + 0.2
     fig, ax = canvas(width, height, f"Where a {kernel}×{kernel} kernel reads a {size}×{size} "
-                     "input: one output (orange) and the taps it reads", scale=0.55)  # fmt: skip
+                     "input: one output (orange) and the taps it reads", scale=0.5)  # fmt: skip
     for index, (label, stride, padding, dilation) in enumerate(settings):
         left = 0.3 + (index % 2) * panel_w
         top = height - 0.1 - (index // 2) * panel_h
@@ -175,7 +175,7 @@ def im2col_diagram(x: torch.Tensor | None = None, weight: torch.Tensor | None = 
     top_w = W * cell + top_gap + L_k * cell + top_gap + Wo * cell
     width = max(bottom_w, top_w) + 1.0
     height = H * cell + rows * cell + 3.4
-    fig, ax = canvas(width, height, "im2col: a convolution as one matrix product", scale=0.6)
+    fig, ax = canvas(width, height, "im2col: a convolution as one matrix product", scale=0.57)
 
     def caption(x_left: float, y_top: float, n: int, text: str) -> None:
         ax.text(x_left + n * cell / 2, y_top + 0.12, text, ha="center", va="bottom", fontsize=8)
@@ -204,6 +204,9 @@ def im2col_diagram(x: torch.Tensor | None = None, weight: torch.Tensor | None = 
     labels = {(j // Wo, j % Wo): _number(v) for j, v in enumerate(outputs)}
     out_colors = {(j // Wo, j % Wo): color for j, color in fill.items()}
     grid(ax, (o_left, top), Ho, Wo, cell, out_colors, labels)
+    for text in ax.texts[-len(labels) :]:  # the value off-centre, clear of the corner's number
+        x_text, y_text = text.get_position()
+        text.set_position((x_text + 0.16 * cell, y_text - 0.16 * cell))
     for j in range(len(outputs)):  # the patch number in each output cell's corner
         ax.text(
             o_left + (j % Wo) * cell + 0.04,
@@ -211,7 +214,7 @@ def im2col_diagram(x: torch.Tensor | None = None, weight: torch.Tensor | None = 
             str(j + 1),
             ha="left",
             va="top",
-            fontsize=5,
+            fontsize=7,
             color="dimgray",
             gid=f"output-number:{j}",
         )
