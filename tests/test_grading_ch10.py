@@ -55,7 +55,7 @@ def test_every_case_set_is_reproducible_and_nontrivial():
         assert len(first) >= 5, exercise.name
     gan = {c.description: c for c in EXERCISES["gan_losses"].cases(PUBLIC_SEED)}
     extreme = next(c for text, c in gan.items() if "±120" in text)
-    real, fake = extreme.args
+    _, fake = extreme.args
     assert torch.isinf(torch.log(torch.sigmoid(fake))).any()  # the naive form breaks here
 
 

@@ -195,7 +195,7 @@ def dense_block(in_channels: int = 16, growth_rate: int = 12, num_layers: int = 
         arrow(ax, h.right, (next_x, next_top - growth_rate * unit / 2))  # adds k maps
         arrow(ax, (x + stack_w, base + 0.25), (next_x, base + 0.25), color="dimgray")
         ax.text((x + stack_w + next_x) / 2, base + 0.35, "concat", ha="center", va="bottom",
-                fontsize=7, color="dimgray")  # fmt: skip
+                fontsize=8, color="dimgray")  # fmt: skip
         x, top = next_x, next_top
 
     t_x = x + stack_w + 2.2
