@@ -11,7 +11,7 @@ from cnnbook.data.digits import digits
 from cnnbook.data.fashion_mnist import FashionMNISTMissingError, fashion_mnist
 from cnnbook.data.images import PHOTOS, photo
 from cnnbook.data.scenes import SHAPES, Scenes, make_scenes, simulate_detections
-from cnnbook.data.sequences import adding_problem, noisy_sine
+from cnnbook.data.sequences import adding_problem, digit_reversal, noisy_sine
 
 __all__ = [
     "PHOTOS",
@@ -20,6 +20,7 @@ __all__ = [
     "FashionMNISTMissingError",
     "Scenes",
     "adding_problem",
+    "digit_reversal",
     "digits",
     "fashion_mnist",
     "make_scenes",

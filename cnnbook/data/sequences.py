@@ -44,3 +44,41 @@ def adding_problem(
     markers[rows, first] = 1.0
     markers[rows, second] = 1.0
     return torch.stack([values, markers], dim=-1), values[rows, first] + values[rows, second]
+
+
+PAD, BOS, EOS = 10, 11, 12  # the digits 0-9 are their own tokens
+DIGIT_VOCABULARY = 13
+
+
+def digit_reversal(
+    n: int,
+    min_length: int,
+    max_length: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """n random digit strings and their reversals, a sequence-to-sequence task (Chapter 10).
+
+    Each string has a length drawn uniformly from min_length..max_length (both included;
+    max_length defaults to min_length). Returns the source (n, max_length): the digits,
+    then PAD; and the target (n, max_length + 2): BOS, the digits reversed, EOS, then PAD.
+    A decoder is fed target[:, :-1] and trained to predict target[:, 1:].
+
+    Reversal needs the whole input before the first output, and the first digit read is
+    the last one written: a model that squeezes the input into one vector must carry
+    every digit to the end, while one that attends can look each digit up again."""
+    max_length = min_length if max_length is None else max_length
+    if not 1 <= min_length <= max_length:
+        raise ValueError(f"need 1 <= min_length <= max_length, got {min_length}, {max_length}")
+    lengths = torch.randint(min_length, max_length + 1, (n,), generator=generator)
+    digits = torch.randint(0, 10, (n, max_length), generator=generator)
+    positions = torch.arange(max_length)
+    inside = positions < lengths.unsqueeze(1)
+    source = digits.masked_fill(~inside, PAD)
+    # position j of the reversal holds digit length - 1 - j
+    mirrored = (lengths.unsqueeze(1) - 1 - positions).clamp(min=0)
+    reversed_digits = digits.gather(1, mirrored).masked_fill(~inside, PAD)
+    target = torch.full((n, max_length + 2), PAD)
+    target[:, 0] = BOS
+    target[:, 1:-1] = reversed_digits
+    target[torch.arange(n), lengths + 1] = EOS
+    return source, target

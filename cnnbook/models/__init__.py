@@ -20,16 +20,21 @@ from cnnbook.models.residual import (
     resnet18,
     resnet50,
 )
+from cnnbook.models.seq2seq import EncoderDecoder
+from cnnbook.models.transformer import TokenTransformer, TransformerRegressor
 
 __all__ = [
     "VGG16",
     "BasicBlock",
     "Bottleneck",
     "DenseBlock",
+    "EncoderDecoder",
     "InceptionAux",
     "InceptionBlock",
     "PlainBlock",
     "SequenceRegressor",
+    "TokenTransformer",
+    "TransformerRegressor",
     "Transition",
     "alexnet",
     "cifar_net",
