@@ -40,20 +40,19 @@ def render_gan_explorer(
     return fig
 
 
-def gan_explorer(runs: Mapping[str, GANHistory], data: torch.Tensor, std: float = 0.1):
-    """A training-step slider over the runs' snapshots, wired to `render_gan_explorer`."""
+def gan_explorer(
+    runs: Mapping[str, GANHistory], data: torch.Tensor, steps: int = 1000, every: int = 100
+):
+    """A training-step slider wired to `render_gan_explorer`, for runs of `steps` steps
+    with a snapshot every `every` (`train_gan`'s `snapshot_every`)."""
     import ipywidgets as widgets
 
-    steps = sorted(next(iter(runs.values())).snapshots)
-    every = steps[1] - steps[0]
     controls = {
-        "step": widgets.IntSlider(
-            value=steps[-1], min=0, max=steps[-1], step=every, description="step"
-        )
+        "step": widgets.IntSlider(value=steps, min=0, max=steps, step=every, description="step")
     }
     return wire(
-        lambda **values: render_gan_explorer(runs, data, std, **values),
+        lambda **values: render_gan_explorer(runs, data, **values),
         controls,
         [["step"]],
-        static={"step": steps},
+        static={"step": list(range(0, steps + 1, every))},
     )
