@@ -107,3 +107,25 @@ def test_a_partial_rerun_replaces_only_its_notebooks_runs(tmp_path, monkeypatch)
     assert [r["notebook"] for r in runs] == ["07-x.ipynb", "07-x.ipynb", "09-y.ipynb"]
     assert runs[2]["error"] is None
     assert "3 runs, all passed." in (tmp_path / "page.md").read_text()
+
+
+def test_a_partial_device_rerun_keeps_the_other_notebooks_rows(tmp_path, monkeypatch):
+    """`execution_report.py --allow-cpu book/X.ipynb` replaces X's row and keeps the rest
+    (it once wrote a report holding X alone)."""
+    import json
+
+    import execution_report
+
+    monkeypatch.setattr(execution_report, "REPORTS", tmp_path)
+    monkeypatch.setattr(execution_report, "SEED_MATRIX", tmp_path / "seeds.json")
+    monkeypatch.setattr(execution_report, "PAGE", tmp_path / "page.md")
+    (tmp_path / "cpu.json").write_text(json.dumps(RUN))
+    fresh = {"notebook": "06-x.ipynb", "seconds": 12.0, "device": "device: cpu",
+             "accuracies": {}}  # fmt: skip
+    monkeypatch.setattr(execution_report, "execute", lambda path: fresh)
+    monkeypatch.setattr(execution_report.torch.cuda, "is_available", lambda: False)
+    assert execution_report.main(["--allow-cpu", "book/06-x.ipynb"]) == 0
+    rows = json.loads((tmp_path / "cpu.json").read_text())["notebooks"]
+    assert [(r["notebook"], r["seconds"]) for r in rows] == [
+        ("01-y.ipynb", 9.5), ("06-x.ipynb", 12.0), ("09-z.ipynb", 30.0)
+    ]  # fmt: skip

@@ -37,7 +37,8 @@ WEEKS = [
     (9, "Object detection: from R-CNN to Faster R-CNN", ["08-detection"], None),
     (10, "Object detection: YOLO", ["08-detection-yolo"], "08-detection"),
     (11, "Sequence models: RNN, LSTM and GRU", ["09-rnn-lstm"], "09-rnn-lstm"),
-    (12, "Review and project", [], None),
+    (12, "After AlexNet: attention to GPT; GANs, DQN, SimCLR",
+     ["10-attention-and-transformers", "10-gan-dqn-simclr"], "10-after-alexnet"),
 ]
 
 PREREQUISITES = """\
@@ -83,7 +84,8 @@ def render() -> str:
         "# Course plan",
         "",
         "A schedule for teaching the book in 12 weeks: one chapter a week, two for the long",
-        "Chapters 6 and 8, and a last week to review or run a project. Each week lists the",
+        "Chapters 6 and 8; a term with a 13th week can give it to a review or a project. Each",
+        "week lists the",
         "pages to read, how long they take to read and to run, and the exercise notebook due",
         "at its end; the {doc}`instructors page <instructors>` explains how to hand out and",
         "grade the exercises. The whole book is also one",

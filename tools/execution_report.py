@@ -238,9 +238,14 @@ def main(argv: list[str] | None = None) -> int:
         "notebooks": rows,
     }  # fmt: skip
     REPORTS.mkdir(exist_ok=True)
-    (REPORTS / f"{kind}.json").write_text(json.dumps(report, indent=1) + "\n")
+    path = REPORTS / f"{kind}.json"
+    if args.notebooks and path.exists():  # a partial rerun replaces only its notebooks' rows
+        rerun = {row["notebook"] for row in rows}
+        kept = [r for r in json.loads(path.read_text())["notebooks"] if r["notebook"] not in rerun]
+        report["notebooks"] = sorted(kept + rows, key=lambda r: r["notebook"])
+    path.write_text(json.dumps(report, indent=1) + "\n")
     redraw()
-    print(f"wrote {REPORTS / f'{kind}.json'} and {PAGE.relative_to(ROOT)}")
+    print(f"wrote {path} and {PAGE}")
     return 0
 
 
