@@ -124,6 +124,7 @@ def test_a_partial_device_rerun_keeps_the_other_notebooks_rows(tmp_path, monkeyp
              "accuracies": {}}  # fmt: skip
     monkeypatch.setattr(execution_report, "execute", lambda path: fresh)
     monkeypatch.setattr(execution_report.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # main() sets it; kernels started later must not inherit it
     assert execution_report.main(["--allow-cpu", "book/06-x.ipynb"]) == 0
     rows = json.loads((tmp_path / "cpu.json").read_text())["notebooks"]
     assert [(r["notebook"], r["seconds"]) for r in rows] == [

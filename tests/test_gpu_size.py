@@ -40,6 +40,8 @@ def test_the_training_chapters_have_gpu_size_branches():
         "07-segmentation-fcn",
         "08-detection-yolo",
         "09-rnn-lstm",
+        "10-attention-and-transformers",
+        "10-gan-dqn-simclr",
     }
 
 
