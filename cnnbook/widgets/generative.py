@@ -35,7 +35,9 @@ def render_gan_explorer(
         ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", xlabel="$x_1$", ylabel="$x_2$")
         ax.set_title(f"{name}\nstep {step}: {modes} of {len(centres)} modes, "
                      f"{good:.0%} near one", fontsize=9)  # fmt: skip
-    axes[0, 0].legend(fontsize=7, loc="upper left", markerscale=3)
+    legend = axes[0, 0].legend(fontsize=7, loc="upper left")
+    for handle in legend.legend_handles[:2]:  # the dots, too small to see at their size
+        handle.set_sizes([20])
     fig.tight_layout()
     return fig
 
