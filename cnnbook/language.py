@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from cnnbook import runtime
 from cnnbook.models.transformer import TokenTransformer
 from cnnbook.sequences import clip_grad_norm
+from cnnbook.training import StepLosses
 
 IGNORE = -100  # F.cross_entropy's default ignore_index: no loss at these positions
 
@@ -153,15 +154,6 @@ def objective_loss(
     return F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE)
 
 
-@dataclass
-class LanguageHistory:
-    """The mean training loss over every `every` steps, in nats per predicted character."""
-
-    steps: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-
-
 def train_language_model(
     model: TokenTransformer,
     tokens: torch.Tensor,
@@ -174,7 +166,7 @@ def train_language_model(
     max_norm: float = 1.0,
     every: int = 50,
     seed: int = 0,
-) -> LanguageHistory:
+) -> StepLosses:
     """Adam on random windows of `context` characters of the encoded training text, with
     the objective `model.causal` calls for (`objective_batch`).
 
@@ -183,7 +175,7 @@ def train_language_model(
     model.to(device)
     batches = runtime.generator(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history, window, start = LanguageHistory(), [], time.perf_counter()
+    history, window, start = StepLosses(), [], time.perf_counter()
     for step in range(1, steps + 1):
         inputs, labels = objective_batch(model, tokens, batch_size, context, batches, mask_token)
         loss = objective_loss(model, inputs.to(device), labels.to(device))

@@ -9,7 +9,6 @@ wrong; with attention it looks each digit up where it is, and length barely matt
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -18,15 +17,7 @@ from cnnbook import runtime
 from cnnbook.data.sequences import PAD, digit_reversal
 from cnnbook.models.seq2seq import EncoderDecoder
 from cnnbook.sequences import clip_grad_norm
-
-
-@dataclass
-class ReversalHistory:
-    """The mean teacher-forced cross-entropy per target token over every `every` steps."""
-
-    steps: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
+from cnnbook.training import StepLosses
 
 
 def train_reversal(
@@ -40,7 +31,7 @@ def train_reversal(
     max_norm: float = 1.0,
     every: int = 50,
     seed: int = 0,
-) -> ReversalHistory:
+) -> StepLosses:
     """Adam with teacher forcing on fresh batches of digit reversals of mixed lengths.
 
     Teacher forcing feeds the decoder the true previous token, not its own guess, so
@@ -50,7 +41,7 @@ def train_reversal(
     model.to(device)
     batches = runtime.generator(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history, window, start = ReversalHistory(), [], time.perf_counter()
+    history, window, start = StepLosses(), [], time.perf_counter()
     for step in range(1, steps + 1):
         source, target = (
             t.to(device) for t in digit_reversal(batch_size, min_length, max_length, batches)

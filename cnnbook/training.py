@@ -40,6 +40,16 @@ class History:
         }
 
 
+@dataclass
+class StepLosses:
+    """A training run that counts steps, not epochs: the mean training loss over each
+    window of steps, the step that closed the window, and the run's wall time."""
+
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
