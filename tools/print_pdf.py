@@ -39,6 +39,10 @@ def print_pdf(folder: Path, page: str, out: Path, browser) -> int:
     served = folder / "print.html"
     served.write_bytes((folder / page).read_bytes())
     tab = browser.new_page()
+    # The whole book is one page of hundreds of figures and formulas: on a busy 2-core
+    # machine it takes longer than Playwright's 30 s default to settle (a suite run failed
+    # on that once). A page that never settles still fails, after five minutes.
+    tab.set_default_timeout(300_000)
     try:
         with serve(folder) as base:
             tab.goto(f"{base}/{served.name}", wait_until="load")
