@@ -12,7 +12,6 @@ needs no download, so the chapter runs in Colab with nothing but the package ins
 from __future__ import annotations
 
 import ast
-import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,7 @@ import torch.nn.functional as F
 
 from cnnbook import runtime
 from cnnbook.models.transformer import TokenTransformer
-from cnnbook.sequences import clip_grad_norm
-from cnnbook.training import StepLosses
+from cnnbook.training import StepLosses, train_by_steps
 
 IGNORE = -100  # F.cross_entropy's default ignore_index: no loss at these positions
 
@@ -174,22 +172,12 @@ def train_language_model(
     the data and the optimizer are the same."""
     model.to(device)
     batches = runtime.generator(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history, window, start = StepLosses(), [], time.perf_counter()
-    for step in range(1, steps + 1):
+
+    def step_loss() -> torch.Tensor:
         inputs, labels = objective_batch(model, tokens, batch_size, context, batches, mask_token)
-        loss = objective_loss(model, inputs.to(device), labels.to(device))
-        optimizer.zero_grad()
-        loss.backward()
-        clip_grad_norm(model.parameters(), max_norm)
-        optimizer.step()
-        window.append(loss.detach())
-        if step % every == 0 or step == steps:
-            history.steps.append(step)
-            history.loss.append(torch.stack(window).mean().item())
-            window = []
-    history.seconds = time.perf_counter() - start
-    return history
+        return objective_loss(model, inputs.to(device), labels.to(device))
+
+    return train_by_steps(model, step_loss, steps, lr, max_norm, every)
 
 
 @torch.no_grad()

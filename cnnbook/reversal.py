@@ -8,16 +8,13 @@ wrong; with attention it looks each digit up where it is, and length barely matt
 
 from __future__ import annotations
 
-import time
-
 import torch
 import torch.nn.functional as F
 
 from cnnbook import runtime
 from cnnbook.data.sequences import PAD, digit_reversal
 from cnnbook.models.seq2seq import EncoderDecoder
-from cnnbook.sequences import clip_grad_norm
-from cnnbook.training import StepLosses
+from cnnbook.training import StepLosses, train_by_steps
 
 
 def train_reversal(
@@ -40,25 +37,15 @@ def train_reversal(
     the same strings in the same order."""
     model.to(device)
     batches = runtime.generator(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history, window, start = StepLosses(), [], time.perf_counter()
-    for step in range(1, steps + 1):
+
+    def step_loss() -> torch.Tensor:
         source, target = (
             t.to(device) for t in digit_reversal(batch_size, min_length, max_length, batches)
         )
         logits = model(source, target[:, :-1])
-        loss = F.cross_entropy(logits.flatten(0, 1), target[:, 1:].flatten(), ignore_index=PAD)
-        optimizer.zero_grad()
-        loss.backward()
-        clip_grad_norm(model.parameters(), max_norm)
-        optimizer.step()
-        window.append(loss.detach())
-        if step % every == 0 or step == steps:
-            history.steps.append(step)
-            history.loss.append(torch.stack(window).mean().item())
-            window = []
-    history.seconds = time.perf_counter() - start
-    return history
+        return F.cross_entropy(logits.flatten(0, 1), target[:, 1:].flatten(), ignore_index=PAD)
+
+    return train_by_steps(model, step_loss, steps, lr, max_norm, every)
 
 
 def reversal_accuracy(

@@ -50,6 +50,36 @@ class StepLosses:
     seconds: float = 0.0
 
 
+def train_by_steps(
+    model: nn.Module,
+    step_loss: Callable[[], torch.Tensor],
+    steps: int,
+    lr: float,
+    max_norm: float,
+    every: int,
+) -> StepLosses:
+    """Adam for `steps` updates, each on the loss `step_loss()` computes from a fresh
+    batch, with the gradients' global norm clipped to `max_norm`; the mean loss over
+    every `every` steps is recorded. For data that is generated, not read in epochs."""
+    from cnnbook.sequences import clip_grad_norm
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history, window, start = StepLosses(), [], time.perf_counter()
+    for step in range(1, steps + 1):
+        loss = step_loss()
+        optimizer.zero_grad()
+        loss.backward()
+        clip_grad_norm(model.parameters(), max_norm)
+        optimizer.step()
+        window.append(loss.detach())
+        if step % every == 0 or step == steps:
+            history.steps.append(step)
+            history.loss.append(torch.stack(window).mean().item())
+            window = []
+    history.seconds = time.perf_counter() - start
+    return history
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
